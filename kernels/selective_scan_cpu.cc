@@ -1,0 +1,212 @@
+// CPU selective scan: one task per (batch, channel block); inside a task the
+// time loop is sequential (the recurrence) and the state loop over d_state is
+// a short `omp simd` loop with no tensor ops. Compiled with -ffast-math so
+// GCC calls glibc's vector expf (libmvec) in that loop.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/selective_scan.h"
+
+namespace peftsearch {
+namespace kernels {
+namespace {
+
+// Mamba's kernel uses delta > 20 ? delta : log1p(exp(delta)) (threshold of
+// torch.nn.functional.softplus); the same threshold keeps the two in step.
+template <typename T>
+inline T Softplus(T x) {
+  return x <= T(20) ? std::log1p(std::exp(x)) : x;
+}
+
+template <typename T>
+inline T Sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+// Pointers of one (batch, channel) row.
+template <typename T>
+struct Row {
+  const T* u;
+  const T* delta;
+  const T* A;
+  const T* B;
+  const T* C;
+  const T* z;
+  T D;
+  T bias;
+};
+
+template <typename T>
+Row<T> MakeRow(const SelectiveScanParams& p, int64_t b, int64_t d) {
+  Row<T> r;
+  r.u = static_cast<const T*>(p.u_ptr) + b * p.u_batch_stride + d * p.u_dim_stride;
+  r.delta = static_cast<const T*>(p.delta_ptr) + b * p.delta_batch_stride +
+            d * p.delta_dim_stride;
+  r.A = static_cast<const T*>(p.A_ptr) + d * p.A_dim_stride;
+  r.B = static_cast<const T*>(p.B_ptr) + b * p.B_batch_stride;
+  r.C = static_cast<const T*>(p.C_ptr) + b * p.C_batch_stride;
+  r.z = p.z_ptr == nullptr
+            ? nullptr
+            : static_cast<const T*>(p.z_ptr) + b * p.z_batch_stride + d * p.z_dim_stride;
+  r.D = p.D_ptr == nullptr ? T(0) : static_cast<const T*>(p.D_ptr)[d];
+  r.bias = p.delta_bias_ptr == nullptr ? T(0)
+                                       : static_cast<const T*>(p.delta_bias_ptr)[d];
+  return r;
+}
+
+template <typename T>
+inline T DeltaAt(const SelectiveScanParams& p, const Row<T>& r, int64_t t) {
+  T dt = r.delta[t] + r.bias;
+  return p.delta_softplus ? Softplus(dt) : dt;
+}
+
+}  // namespace
+
+template <typename T>
+void SelectiveScanFwdCpu(const SelectiveScanParams& p) {
+  const int64_t N = p.dstate;
+  const int64_t L = p.seqlen;
+  at::parallel_for(0, p.batch * p.dim, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> h(N);
+    for (int64_t idx = begin; idx < end; ++idx) {
+      const int64_t b = idx / p.dim;
+      const int64_t d = idx % p.dim;
+      const Row<T> r = MakeRow<T>(p, b, d);
+      T* out = static_cast<T*>(p.out_ptr) + b * p.out_batch_stride + d * p.out_dim_stride;
+      std::fill(h.begin(), h.end(), T(0));
+      T* __restrict hp = h.data();
+      const T* __restrict A = r.A;
+      for (int64_t t = 0; t < L; ++t) {
+        const T dt = DeltaAt(p, r, t);
+        const T dtu = dt * r.u[t];
+        const T* __restrict Bt = r.B + t * p.B_time_stride;
+        const T* __restrict Ct = r.C + t * p.C_time_stride;
+        T y = 0;
+#pragma omp simd reduction(+ : y)
+        for (int64_t n = 0; n < N; ++n) {
+          const T hn = std::exp(dt * A[n]) * hp[n] + dtu * Bt[n];
+          hp[n] = hn;
+          y += hn * Ct[n];
+        }
+        T o = y + r.D * r.u[t];
+        if (r.z != nullptr) o *= r.z[t] * Sigmoid(r.z[t]);
+        out[t] = o;
+      }
+    }
+  });
+}
+
+template <typename T>
+void SelectiveScanBwdCpu(const SelectiveScanBwdParams& p) {
+  const int64_t N = p.dstate;
+  const int64_t L = p.seqlen;
+  const int64_t nblk = p.n_dim_blocks;
+  at::parallel_for(0, p.batch * nblk, 1, [&](int64_t begin, int64_t end) {
+    // hs[(t+1)*N + n] = h_t[n] with hs[0..N) = h_{-1} = 0; as[t*N+n] = exp(dt_t*A[n]).
+    std::vector<T> hs((L + 1) * N), as(L * N), dts(L), raw(L), dh(N), dA(N);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / nblk;
+      const int64_t blk = task % nblk;
+      const int64_t d0 = blk * p.dim_block_size;
+      const int64_t d1 = std::min(p.dim, d0 + p.dim_block_size);
+      T* dB = static_cast<T*>(p.dB_part_ptr) + (b * nblk + blk) * L * N;
+      T* dC = static_cast<T*>(p.dC_part_ptr) + (b * nblk + blk) * L * N;
+      std::fill(dB, dB + L * N, T(0));
+      std::fill(dC, dC + L * N, T(0));
+      for (int64_t d = d0; d < d1; ++d) {
+        const Row<T> r = MakeRow<T>(p, b, d);
+        const T* __restrict A = r.A;
+        const T* dout = static_cast<const T*>(p.dout_ptr) + b * p.dout_batch_stride +
+                        d * p.dout_dim_stride;
+        const int64_t row = (b * p.dim + d) * L;
+        T* du = static_cast<T*>(p.du_ptr) + row;
+        T* ddelta = static_cast<T*>(p.ddelta_ptr) + row;
+        T* dz = p.z_ptr == nullptr ? nullptr : static_cast<T*>(p.dz_ptr) + row;
+
+        // Recompute the forward states.
+        std::fill(hs.begin(), hs.begin() + N, T(0));
+        for (int64_t t = 0; t < L; ++t) {
+          raw[t] = r.delta[t] + r.bias;
+          const T dt = p.delta_softplus ? Softplus(raw[t]) : raw[t];
+          dts[t] = dt;
+          const T dtu = dt * r.u[t];
+          const T* __restrict Bt = r.B + t * p.B_time_stride;
+          const T* __restrict hprev = hs.data() + t * N;
+          T* __restrict hcur = hs.data() + (t + 1) * N;
+          T* __restrict at = as.data() + t * N;
+#pragma omp simd
+          for (int64_t n = 0; n < N; ++n) {
+            const T a = std::exp(dt * A[n]);
+            at[n] = a;
+            hcur[n] = a * hprev[n] + dtu * Bt[n];
+          }
+        }
+
+        // Reverse sweep: dh carries dLoss/dh_t backwards through h_t = a_t h_{t-1} + ...
+        std::fill(dh.begin(), dh.end(), T(0));
+        std::fill(dA.begin(), dA.end(), T(0));
+        T dD = 0, dbias = 0;
+        T* __restrict dhp = dh.data();
+        T* __restrict dAp = dA.data();
+        for (int64_t t = L - 1; t >= 0; --t) {
+          const T* __restrict Bt = r.B + t * p.B_time_stride;
+          const T* __restrict Ct = r.C + t * p.C_time_stride;
+          const T* __restrict hcur = hs.data() + (t + 1) * N;
+          const T* __restrict hprev = hs.data() + t * N;
+          const T* __restrict at = as.data() + t * N;
+          T* __restrict dBt = dB + t * N;
+          T* __restrict dCt = dC + t * N;
+          const T u = r.u[t];
+          const T dt = dts[t];
+          T dy = dout[t];
+          if (r.z != nullptr) {
+            T y = 0;
+#pragma omp simd reduction(+ : y)
+            for (int64_t n = 0; n < N; ++n) y += hcur[n] * Ct[n];
+            const T o = y + r.D * u;
+            const T zt = r.z[t];
+            const T sz = Sigmoid(zt);
+            dz[t] = dy * o * sz * (T(1) + zt * (T(1) - sz));
+            dy *= zt * sz;
+          }
+          dD += dy * u;
+          T dut = dy * r.D;
+          T ddt = 0;
+          const T dtu = dt * u;
+#pragma omp simd reduction(+ : ddt, dut)
+          for (int64_t n = 0; n < N; ++n) {
+            const T g = dhp[n] + dy * Ct[n];
+            dCt[n] += dy * hcur[n];
+            const T ah = at[n] * hprev[n];
+            ddt += g * (A[n] * ah + Bt[n] * u);
+            dAp[n] += g * dt * ah;
+            dBt[n] += g * dtu;
+            dut += g * dt * Bt[n];
+            dhp[n] = g * at[n];
+          }
+          if (p.delta_softplus && raw[t] <= T(20)) ddt *= Sigmoid(raw[t]);
+          ddelta[t] = ddt;
+          dbias += ddt;
+          du[t] = dut;
+        }
+        T* dA_out = static_cast<T*>(p.dA_part_ptr) + (b * p.dim + d) * N;
+        std::copy(dA.begin(), dA.end(), dA_out);
+        if (p.D_ptr != nullptr) static_cast<T*>(p.dD_part_ptr)[b * p.dim + d] = dD;
+        if (p.delta_bias_ptr != nullptr) {
+          static_cast<T*>(p.ddelta_bias_part_ptr)[b * p.dim + d] = dbias;
+        }
+      }
+    }
+  });
+}
+
+template void SelectiveScanFwdCpu<float>(const SelectiveScanParams&);
+template void SelectiveScanFwdCpu<double>(const SelectiveScanParams&);
+template void SelectiveScanBwdCpu<float>(const SelectiveScanBwdParams&);
+template void SelectiveScanBwdCpu<double>(const SelectiveScanBwdParams&);
+
+}  // namespace kernels
+}  // namespace peftsearch
