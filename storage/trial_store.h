@@ -1,0 +1,172 @@
+// TrialStore: every study, trial, intermediate value, worker and event of a
+// controller, in one SQLite file (WAL, synchronous=FULL, busy timeout).
+//
+// Every state change is one transaction that also appends to the event log,
+// and every change to a running trial is a compare-and-set on (state, lease
+// token): a trial can complete only once, and a worker whose lease expired can
+// no longer touch the trial. Writes from many threads are group-committed:
+// concurrent callers share one transaction and one fsync (LevelDB's writer
+// queue), each caller's change isolated in its own savepoint, and every call
+// returns only after its change is durable.
+//
+// Thread safety: all methods may be called from any thread.
+#ifndef PEFTSEARCH_STORAGE_TRIAL_STORE_H_
+#define PEFTSEARCH_STORAGE_TRIAL_STORE_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/records.h"
+#include "storage/sqlite_db.h"
+
+namespace peftsearch::storage {
+
+struct TrialStoreOptions {
+  // FULL makes each commit durable against power loss; NORMAL only against a
+  // process crash. Tests on tmpfs may lower it; the controller never does.
+  bool synchronous_full = true;
+  int busy_timeout_ms = 5000;
+  // Most writers merged into one transaction.
+  int max_batch = 512;
+};
+
+// How a running trial ends.
+struct TrialOutcome {
+  TrialState state = TrialState::kComplete;  // kComplete, kPruned or kFailed
+  std::optional<double> value;
+  std::string result_json;
+  std::string message;
+};
+
+class TrialStore {
+ public:
+  // Opens or creates the file at `path` (":memory:" for tests) and migrates it
+  // to the current schema.
+  static absl::StatusOr<std::unique_ptr<TrialStore>> Open(const std::string& path,
+                                                          const TrialStoreOptions& options = {});
+  ~TrialStore();
+  TrialStore(const TrialStore&) = delete;
+  TrialStore& operator=(const TrialStore&) = delete;
+
+  // ----------------------------------------------------------------- studies
+  // ALREADY_EXISTS if the name is taken.
+  absl::StatusOr<StudyRecord> CreateStudy(const std::string& name, const std::string& spec_json,
+                                          int64_t now_ms);
+  absl::StatusOr<StudyRecord> GetStudy(int64_t study_id);
+  absl::StatusOr<StudyRecord> GetStudyByName(const std::string& name);
+  absl::StatusOr<std::vector<StudyRecord>> ListStudies();
+  // Sets the state and records an event `kind` ("study_complete", "cancelled").
+  absl::Status SetStudyState(int64_t study_id, StudyState state, const std::string& kind,
+                             int64_t now_ms);
+  absl::Status SetStudyPhase(int64_t study_id, int phase, const std::string& summary_json,
+                             int64_t now_ms);
+
+  // ------------------------------------------------------------------ trials
+  // Appends trial number max+1 in `state` (kWaiting, or kRunning for an
+  // externally evaluated trial handed out by AskTrial).
+  absl::StatusOr<TrialRecord> CreateTrial(int64_t study_id, int phase,
+                                          const std::string& params_json, TrialState state,
+                                          int64_t now_ms);
+
+  // Leases the oldest WAITING trial of the given studies (empty = any running
+  // study) to `worker_id`: WAITING -> RUNNING with `lease_token`. nullopt when
+  // none is waiting.
+  absl::StatusOr<std::optional<TrialRecord>> LeaseNextWaiting(
+      const std::vector<int64_t>& study_ids, const std::string& worker_id,
+      const std::string& lease_token, int64_t deadline_ms, int64_t now_ms);
+
+  // Ends the trial holding `lease_token`. Repeating a call that already took
+  // effect returns the trial unchanged (idempotent); any other call on a token
+  // that no longer holds a running trial is FAILED_PRECONDITION.
+  absl::StatusOr<TrialRecord> FinishLeasedTrial(const std::string& lease_token,
+                                                const TrialOutcome& outcome, int64_t now_ms);
+
+  // Ends a RUNNING trial that no worker holds (ask/tell). Idempotent like
+  // FinishLeasedTrial; FAILED_PRECONDITION if it is leased to a worker or ended
+  // differently.
+  absl::StatusOr<TrialRecord> FinishTrialByNumber(int64_t study_id, int64_t number,
+                                                  const TrialOutcome& outcome, int64_t now_ms);
+
+  // Records (step, value) for the running trial holding `lease_token` (a
+  // repeated step overwrites) and returns the trial with all its values.
+  absl::StatusOr<TrialRecord> AddIntermediateValue(const std::string& lease_token, int64_t step,
+                                                   double value, int64_t now_ms);
+
+  // Extends each lease in `renewals` (token, new deadline) that still holds a
+  // running trial. Returns, per token, the trial it holds or nullopt.
+  absl::StatusOr<std::vector<std::optional<TrialRecord>>> RenewLeases(
+      const std::vector<std::pair<std::string, int64_t>>& renewals);
+
+  // Every RUNNING, worker-held trial whose lease deadline is before `now_ms`
+  // goes back to WAITING with attempt+1, or to FAILED when attempt+1 reaches
+  // `max_attempts(study_id)`. Returns the trials changed, in their new state.
+  absl::StatusOr<std::vector<TrialRecord>> ExpireLeases(
+      int64_t now_ms, const std::function<int(int64_t study_id)>& max_attempts);
+
+  // Moves every worker-held lease deadline to at least `deadline_ms`. A
+  // restarted controller calls this so that workers which kept running while
+  // it was down can reconnect and finish.
+  absl::Status ExtendLeasesTo(int64_t deadline_ms);
+
+  // Ends every WAITING and RUNNING trial of the study as FAILED with `message`.
+  absl::StatusOr<std::vector<TrialRecord>> FailOpenTrials(int64_t study_id,
+                                                          const std::string& message,
+                                                          int64_t now_ms);
+
+  absl::StatusOr<TrialRecord> GetTrial(int64_t study_id, int64_t number,
+                                       bool include_intermediate = true);
+  absl::StatusOr<TrialRecord> GetTrialByToken(const std::string& lease_token);
+  // Trials with number > after_number, ascending, at most `limit` (0 = all).
+  absl::StatusOr<std::vector<TrialRecord>> ListTrials(int64_t study_id,
+                                                      std::optional<TrialState> state,
+                                                      int64_t after_number, int limit,
+                                                      bool include_intermediate);
+  absl::StatusOr<int64_t> CountTrials(int64_t study_id, std::optional<TrialState> state);
+
+  // ----------------------------------------------------------------- workers
+  absl::Status UpsertWorker(const WorkerRecord& worker);
+  absl::Status TouchWorker(const std::string& worker_id, int64_t now_ms);
+  absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
+
+  // ------------------------------------------------------------------ events
+  // Events of one study (study_id 0 = all) with seq > after_seq, ascending.
+  absl::StatusOr<std::vector<EventRecord>> EventsAfter(int64_t study_id, int64_t after_seq,
+                                                       int limit);
+
+  // "ok", or SQLite's description of the damage.
+  absl::StatusOr<std::string> IntegrityCheck();
+
+ private:
+  struct Writer;
+  using WriteFn = std::function<absl::Status(SqliteDb*)>;
+
+  TrialStore(std::unique_ptr<SqliteDb> writer, std::unique_ptr<SqliteDb> reader,
+             TrialStoreOptions options);
+
+  // Runs `fn` inside a group-committed transaction; returns once durable.
+  absl::Status Write(WriteFn fn);
+  // Runs `fn` on the read connection (or the writer for :memory:).
+  absl::Status Read(const std::function<absl::Status(SqliteDb*)>& fn);
+
+  std::unique_ptr<SqliteDb> writer_db_;
+  std::unique_ptr<SqliteDb> reader_db_;  // null for ":memory:"
+  const TrialStoreOptions options_;
+
+  std::mutex queue_mu_;
+  std::deque<Writer*> writers_;  // guarded by queue_mu_
+  std::mutex writer_db_mu_;      // held by the leader while it writes
+  std::mutex reader_db_mu_;
+};
+
+}  // namespace peftsearch::storage
+
+#endif  // PEFTSEARCH_STORAGE_TRIAL_STORE_H_
