@@ -42,8 +42,12 @@ void CheckCommon(const Tensor& u, const Tensor& delta, const Tensor& A, const Te
   if (delta_bias.defined()) check(delta_bias, "delta_bias", {dim});
 }
 
-// [batch, N, L] -> [batch, L, N] with state stride 1 (free for x_proj views).
-Tensor TimeMajor(const Tensor& bc) { return bc.transpose(1, 2).contiguous(); }
+// [batch, N, L] -> [batch, L, N] with state stride 1: no copy for slices of
+// x_proj's [batch, L, r + 2N] output, whose time stride is r + 2N.
+Tensor TimeMajor(const Tensor& bc) {
+  Tensor t = bc.transpose(1, 2);
+  return t.stride(2) == 1 ? t : t.contiguous();
+}
 
 void FillForward(SelectiveScanParams* p, const Tensor& u, const Tensor& delta,
                  const Tensor& A, const Tensor& Bt, const Tensor& Ct, const Tensor& D,
