@@ -1,0 +1,88 @@
+#include "worker/daemon/worker_client.h"
+
+namespace peftsearch::daemon {
+namespace {
+
+// Unary RPCs other than the long poll are small; a controller that needs
+// longer is as good as away, and the caller retries.
+constexpr std::chrono::milliseconds kRpcTimeout{10000};
+constexpr std::chrono::milliseconds kLongPollMargin{10000};
+
+template <typename Response, typename Call>
+absl::StatusOr<Response> Invoke(std::chrono::milliseconds timeout, Call call) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+  Response response;
+  grpc::Status status = call(&context, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+}  // namespace
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+bool IsRetryable(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kAborted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& target,
+                                                 std::chrono::milliseconds max_reconnect) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(max_reconnect.count()));
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+WorkerClient::WorkerClient(std::shared_ptr<grpc::Channel> channel)
+    : stub_(v1::WorkerService::NewStub(std::move(channel))) {}
+
+absl::StatusOr<v1::RegisterWorkerResponse> WorkerClient::RegisterWorker(
+    const v1::RegisterWorkerRequest& req) {
+  return Invoke<v1::RegisterWorkerResponse>(kRpcTimeout, [&](auto* ctx, auto* resp) {
+    return stub_->RegisterWorker(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<v1::HeartbeatResponse> WorkerClient::Heartbeat(const v1::HeartbeatRequest& req) {
+  return Invoke<v1::HeartbeatResponse>(
+      kRpcTimeout, [&](auto* ctx, auto* resp) { return stub_->Heartbeat(ctx, req, resp); });
+}
+
+absl::StatusOr<v1::AcquireTrialResponse> WorkerClient::AcquireTrial(
+    const v1::AcquireTrialRequest& req) {
+  return Invoke<v1::AcquireTrialResponse>(
+      std::chrono::milliseconds(req.wait_ms()) + kLongPollMargin,
+      [&](auto* ctx, auto* resp) { return stub_->AcquireTrial(ctx, req, resp); });
+}
+
+absl::StatusOr<v1::ReportProgressResponse> WorkerClient::ReportProgress(
+    const v1::ReportProgressRequest& req) {
+  return Invoke<v1::ReportProgressResponse>(
+      kRpcTimeout, [&](auto* ctx, auto* resp) { return stub_->ReportProgress(ctx, req, resp); });
+}
+
+absl::StatusOr<v1::CompleteTrialResponse> WorkerClient::CompleteTrial(
+    const v1::CompleteTrialRequest& req) {
+  return Invoke<v1::CompleteTrialResponse>(
+      kRpcTimeout, [&](auto* ctx, auto* resp) { return stub_->CompleteTrial(ctx, req, resp); });
+}
+
+absl::StatusOr<v1::FailTrialResponse> WorkerClient::FailTrial(const v1::FailTrialRequest& req) {
+  return Invoke<v1::FailTrialResponse>(
+      kRpcTimeout, [&](auto* ctx, auto* resp) { return stub_->FailTrial(ctx, req, resp); });
+}
+
+}  // namespace peftsearch::daemon
