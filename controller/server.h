@@ -1,0 +1,30 @@
+// Runs the controller: opens the store, builds the engine, serves both gRPC
+// services until asked to stop, then drains.
+#ifndef PEFTSEARCH_CONTROLLER_SERVER_H_
+#define PEFTSEARCH_CONTROLLER_SERVER_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "controller/study_engine.h"
+
+namespace peftsearch::controller {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:50051";  // port 0 picks a free port
+  std::string db_path = "peftsearch.db";
+  EngineOptions engine;
+  // Written with the bound address ("host:port") once serving, if not empty;
+  // tests and scripts read it to find a port chosen with :0.
+  std::string address_file;
+  int drain_seconds = 10;
+};
+
+// Serves until `wait_for_stop` returns (e.g. on SIGTERM), then shuts down
+// gracefully: new RPCs are refused, running ones get `drain_seconds`.
+absl::Status RunServer(const ServerOptions& options, const std::function<void()>& wait_for_stop);
+
+}  // namespace peftsearch::controller
+
+#endif  // PEFTSEARCH_CONTROLLER_SERVER_H_

@@ -1,0 +1,825 @@
+#include "controller/study_engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+
+namespace peftsearch::controller {
+
+using storage::StudyRecord;
+using storage::StudyState;
+using storage::TrialOutcome;
+using storage::TrialRecord;
+using storage::TrialState;
+
+#define RETURN_IF_ERROR(expr)          \
+  do {                                 \
+    absl::Status _status = (expr);     \
+    if (!_status.ok()) return _status; \
+  } while (0)
+
+struct StudyEngine::Study {
+  StudyRecord record;
+  StudySpec spec;
+  std::unique_ptr<Strategy> strategy;
+  std::unique_ptr<TrialPruner> pruner;
+  std::vector<TrialView> trials;  // index = number
+  TrialCountsView counts;
+  std::optional<double> best_value;
+  int64_t best_number = -1;
+  bool strategy_done = false;
+  // Serialises sampling + creation so that two threads never sample the same
+  // trial number. Lock order: create_mu before mu_.
+  std::mutex create_mu;
+};
+
+namespace {
+
+int StateRank(TrialState s) {
+  switch (s) {
+    case TrialState::kWaiting:
+      return 0;
+    case TrialState::kRunning:
+      return 1;
+    default:
+      return 2;
+  }
+}
+
+int64_t* CountFor(TrialCountsView* c, TrialState s) {
+  switch (s) {
+    case TrialState::kWaiting:
+      return &c->waiting;
+    case TrialState::kRunning:
+      return &c->running;
+    case TrialState::kComplete:
+      return &c->complete;
+    case TrialState::kPruned:
+      return &c->pruned;
+    case TrialState::kFailed:
+      return &c->failed;
+  }
+  return &c->failed;
+}
+
+Json ParseOrNull(const std::string& text) {
+  if (text.empty()) return Json();
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error&) {
+    return Json(text);
+  }
+}
+
+bool Better(double a, double b, bool maximize) { return maximize ? a > b : a < b; }
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One structured log line per event, as key=value pairs.
+void Log(const std::string& event, const std::string& fields) {
+  std::fprintf(stderr, "ts=%" PRId64 " component=controller event=%s %s\n", SystemNowMs(),
+               event.c_str(), fields.c_str());
+}
+
+}  // namespace
+
+StudyEngine::StudyEngine(std::unique_ptr<storage::TrialStore> store, EngineOptions options)
+    : store_(std::move(store)), options_(std::move(options)), rng_(std::random_device{}()) {
+  if (!options_.now_ms) options_.now_ms = SystemNowMs;
+}
+
+StudyEngine::~StudyEngine() { Stop(); }
+
+int64_t StudyEngine::Now() const { return options_.now_ms(); }
+
+std::string StudyEngine::NewToken() {
+  std::lock_guard<std::mutex> lock(rng_mu_);
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64 "%016" PRIx64, rng_(), rng_());
+  return buf;
+}
+
+absl::StatusOr<std::unique_ptr<StudyEngine>> StudyEngine::Open(
+    std::unique_ptr<storage::TrialStore> store, EngineOptions options) {
+  std::unique_ptr<StudyEngine> engine(new StudyEngine(std::move(store), std::move(options)));
+  auto studies = engine->store_->ListStudies();
+  if (!studies.ok()) return studies.status();
+  int64_t max_lease_ms = engine->options_.restart_grace_ms;
+  for (const StudyRecord& record : *studies) {
+    auto study = engine->LoadStudy(record);
+    if (!study.ok()) {
+      // A study whose spec no longer loads stays readable in the store but is
+      // not driven; say so rather than refuse to start.
+      Log("study_not_loaded", absl::StrCat("study=", record.name, " error=\"",
+                                           study.status().message(), "\""));
+      continue;
+    }
+    max_lease_ms = std::max<int64_t>(max_lease_ms, (*study)->spec.lease_seconds * 1000LL);
+  }
+  RETURN_IF_ERROR(engine->store_->ExtendLeasesTo(engine->Now() + max_lease_ms));
+  std::vector<std::shared_ptr<Study>> running;
+  {
+    std::lock_guard<std::mutex> lock(engine->mu_);
+    for (auto& [id, study] : engine->studies_) {
+      if (study->record.state == StudyState::kRunning) running.push_back(study);
+    }
+  }
+  for (const auto& study : running) {
+    RETURN_IF_ERROR(engine->Replenish(study));
+  }
+  Log("engine_open", absl::StrCat("studies=", studies->size(), " running=", running.size()));
+  return engine;
+}
+
+absl::StatusOr<std::shared_ptr<StudyEngine::Study>> StudyEngine::LoadStudy(
+    const StudyRecord& record) {
+  auto spec = ParseStudySpec(record.spec_json);
+  if (!spec.ok()) return spec.status();
+  auto strategy = NewStrategy(*spec);
+  if (!strategy.ok()) return strategy.status();
+  auto study = std::make_shared<Study>();
+  study->record = record;
+  study->spec = std::move(*spec);
+  study->strategy = std::move(*strategy);
+  study->pruner = NewTrialPruner(study->spec);
+  auto trials = store_->ListTrials(record.id, std::nullopt, -1, 0, /*include_intermediate=*/true);
+  if (!trials.ok()) return trials.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const TrialRecord& t : *trials) ApplyTrial(study.get(), t);
+  studies_[record.id] = study;
+  return study;
+}
+
+void StudyEngine::ApplyTrial(Study* study, const TrialRecord& r) {
+  if (r.number < 0) return;
+  if (static_cast<size_t>(r.number) >= study->trials.size()) {
+    // Slots filled later hold null params and are not counted until their
+    // record arrives (creation is serialised per study, so this is rare).
+    study->trials.resize(r.number + 1);
+  }
+  TrialView& v = study->trials[r.number];
+  const bool fresh = v.params.is_null();
+  if (!fresh) {
+    // Changes can be applied out of commit order by racing threads; keep the
+    // newest. Attempts only grow and states only move forward within one.
+    if (std::make_pair(r.attempt, StateRank(r.state)) <
+        std::make_pair(v.attempt, StateRank(v.state))) {
+      return;
+    }
+    --*CountFor(&study->counts, v.state);
+    if (!v.lease_token.empty()) leases_.erase(v.lease_token);
+  }
+  v.number = r.number;
+  v.state = r.state;
+  v.phase = r.phase;
+  if (fresh || v.params.is_null()) v.params = ParseOrNull(r.params_json);
+  if (v.params.is_null()) v.params = Json::object();
+  v.value = r.value;
+  if (!r.result_json.empty()) v.result = ParseOrNull(r.result_json);
+  if (!r.intermediate_values.empty() || r.state == TrialState::kWaiting) {
+    v.intermediate_values = r.intermediate_values;
+  }
+  v.attempt = r.attempt;
+  v.worker_id = r.worker_id;
+  v.lease_token = r.lease_token;
+  ++*CountFor(&study->counts, v.state);
+  if (r.state == TrialState::kRunning && !r.lease_token.empty()) {
+    leases_[r.lease_token] = {study->record.id, r.number};
+  }
+  if (r.state == TrialState::kComplete && r.value.has_value() &&
+      (!study->best_value.has_value() ||
+       Better(*r.value, *study->best_value, study->spec.maximize))) {
+    study->best_value = r.value;
+    study->best_number = r.number;
+  }
+}
+
+StudyView StudyEngine::MakeView(const Study& study) const {
+  StudyView view;
+  view.record = study.record;
+  view.spec = study.spec;
+  view.counts = study.counts;
+  view.best_value = study.best_value;
+  view.best_trial_number = study.best_number;
+  view.max_trials = study.spec.max_trials;
+  return view;
+}
+
+void StudyEngine::NotifyChange() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    change_version_.fetch_add(1);
+  }
+  changed_cv_.notify_all();
+}
+
+uint64_t StudyEngine::ChangeVersion() const { return change_version_.load(); }
+
+uint64_t StudyEngine::WaitForChange(uint64_t seen, int64_t timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return change_version_.load() != seen || stopping_.load();
+  });
+  return change_version_.load();
+}
+
+absl::StatusOr<std::shared_ptr<StudyEngine::Study>> StudyEngine::FindStudy(
+    const std::string& ref) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ref.empty() && std::all_of(ref.begin(), ref.end(), ::isdigit)) {
+    auto it = studies_.find(std::stoll(ref));
+    if (it != studies_.end()) return it->second;
+    return absl::NotFoundError(absl::StrCat("no study with id ", ref));
+  }
+  for (const auto& [id, study] : studies_) {
+    if (study->record.name == ref) return study;
+  }
+  if (ref.empty()) return absl::InvalidArgumentError("study: name or id is required");
+  return absl::NotFoundError(absl::StrCat("no study named '", ref, "'"));
+}
+
+// ----------------------------------------------------------------- studies
+
+absl::StatusOr<StudyView> StudyEngine::CreateStudy(const std::string& spec_json) {
+  auto spec = ParseStudySpec(spec_json);
+  if (!spec.ok()) return spec.status();
+  // Build the strategy before storing anything: a spec the samplers reject
+  // (e.g. a grid too large) must leave no trace.
+  auto probe = NewStrategy(*spec);
+  if (!probe.ok()) {
+    if (absl::IsUnimplemented(probe.status())) return probe.status();
+    return absl::InvalidArgumentError(probe.status().message());
+  }
+  auto record = store_->CreateStudy(spec->name, spec_json, Now());
+  if (!record.ok()) return record.status();
+  auto study = LoadStudy(*record);
+  if (!study.ok()) return study.status();
+  Log("study_created", absl::StrCat("study=", spec->name, " id=", record->id,
+                                    " strategy=", spec->strategy_type,
+                                    " sampler=", spec->sampler.type,
+                                    " max_trials=", spec->max_trials,
+                                    " parallelism=", spec->parallelism));
+  RETURN_IF_ERROR(Replenish(*study));
+  NotifyChange();
+  std::lock_guard<std::mutex> lock(mu_);
+  return MakeView(**study);
+}
+
+absl::StatusOr<StudyView> StudyEngine::GetStudy(const std::string& ref) {
+  auto study = FindStudy(ref);
+  if (!study.ok()) return study.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  return MakeView(**study);
+}
+
+absl::StatusOr<std::vector<StudyView>> StudyEngine::ListStudies() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<StudyView> out;
+  for (auto it = studies_.rbegin(); it != studies_.rend(); ++it) out.push_back(MakeView(*it->second));
+  return out;
+}
+
+absl::StatusOr<TrialPage> StudyEngine::ListTrials(const std::string& ref,
+                                                  std::optional<TrialState> state, int page_size,
+                                                  const std::string& page_token,
+                                                  bool include_intermediate) {
+  auto study = FindStudy(ref);
+  if (!study.ok()) return study.status();
+  if (page_size <= 0) page_size = 100;
+  page_size = std::min(page_size, 1000);
+  int64_t after = -1;
+  if (!page_token.empty()) {
+    char* end = nullptr;
+    after = std::strtoll(page_token.c_str(), &end, 10);
+    if (end == page_token.c_str() || *end != '\0') {
+      return absl::InvalidArgumentError(absl::StrCat("page_token: not a token from ListTrials: '",
+                                                     page_token, "'"));
+    }
+  }
+  const int64_t study_id = (*study)->record.id;
+  auto trials = store_->ListTrials(study_id, state, after, page_size + 1, include_intermediate);
+  if (!trials.ok()) return trials.status();
+  TrialPage page;
+  if (static_cast<int>(trials->size()) > page_size) {
+    trials->resize(page_size);
+    page.next_page_token = std::to_string(trials->back().number);
+  }
+  page.trials = std::move(*trials);
+  auto total = store_->CountTrials(study_id, state);
+  if (!total.ok()) return total.status();
+  page.total_size = *total;
+  return page;
+}
+
+absl::StatusOr<TrialRecord> StudyEngine::GetTrial(const std::string& ref, int64_t number) {
+  auto study = FindStudy(ref);
+  if (!study.ok()) return study.status();
+  return store_->GetTrial((*study)->record.id, number, true);
+}
+
+absl::StatusOr<std::vector<TrialRecord>> StudyEngine::BestTrials(const std::string& ref,
+                                                                 int count) {
+  auto study = FindStudy(ref);
+  if (!study.ok()) return study.status();
+  if (count <= 0) count = 1;
+  std::vector<std::pair<double, int64_t>> ranked;
+  bool maximize;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    maximize = (*study)->spec.maximize;
+    for (const TrialView& t : (*study)->trials) {
+      if (t.state == TrialState::kComplete && t.value.has_value()) {
+        ranked.emplace_back(*t.value, t.number);
+      }
+    }
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+    return Better(a.first, b.first, maximize);
+  });
+  std::vector<TrialRecord> out;
+  for (int i = 0; i < count && i < static_cast<int>(ranked.size()); ++i) {
+    auto t = store_->GetTrial((*study)->record.id, ranked[i].second, true);
+    if (!t.ok()) return t.status();
+    out.push_back(std::move(*t));
+  }
+  return out;
+}
+
+absl::StatusOr<StudyView> StudyEngine::CancelStudy(const std::string& ref) {
+  auto study = FindStudy(ref);
+  if (!study.ok()) return study.status();
+  std::lock_guard<std::mutex> create_lock((*study)->create_mu);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if ((*study)->record.state != StudyState::kRunning) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "study '", (*study)->record.name, "' is already ",
+          storage::StudyStateName((*study)->record.state)));
+    }
+  }
+  RETURN_IF_ERROR(store_->SetStudyState((*study)->record.id, StudyState::kCancelled, "cancelled",
+                                        Now()));
+  auto failed = store_->FailOpenTrials((*study)->record.id, "study cancelled", Now());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    (*study)->record.state = StudyState::kCancelled;
+    if (failed.ok()) {
+      for (const TrialRecord& t : *failed) ApplyTrial(study->get(), t);
+    }
+  }
+  if (!failed.ok()) return failed.status();
+  Log("study_cancelled", absl::StrCat("study=", (*study)->record.name,
+                                      " open_trials_failed=", failed->size()));
+  NotifyChange();
+  std::lock_guard<std::mutex> lock(mu_);
+  return MakeView(**study);
+}
+
+absl::Status StudyEngine::Replenish(const std::shared_ptr<Study>& study) {
+  std::lock_guard<std::mutex> create_lock(study->create_mu);
+  if (study->spec.objective_type == "external") return MaybeFinishStudy(study);
+  while (true) {
+    StrategyDecision decision;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (study->record.state != StudyState::kRunning) return absl::OkStatus();
+      const int64_t open = study->counts.waiting + study->counts.running;
+      if (open >= study->spec.parallelism) return absl::OkStatus();
+      auto next = study->strategy->Next(study->trials);
+      if (!next.ok()) {
+        Log("strategy_error", absl::StrCat("study=", study->record.name, " error=\"",
+                                           next.status().message(), "\""));
+        return next.status();
+      }
+      decision = std::move(*next);
+      study->strategy_done = decision.kind == StrategyDecision::Kind::kDone;
+    }
+    if (decision.kind != StrategyDecision::Kind::kTrial) break;
+    auto created = store_->CreateTrial(study->record.id, decision.phase, decision.params.dump(),
+                                       TrialState::kWaiting, Now());
+    if (!created.ok()) return created.status();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ApplyTrial(study.get(), *created);
+    }
+    NotifyChange();
+  }
+  return MaybeFinishStudy(study);
+}
+
+// REQUIRES study->create_mu held.
+absl::Status StudyEngine::MaybeFinishStudy(const std::shared_ptr<Study>& study) {
+  int phase = 0;
+  Json summary;
+  bool finish = false;
+  bool phase_changed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (study->record.state != StudyState::kRunning) return absl::OkStatus();
+    phase = study->strategy->CurrentPhase(study->trials);
+    summary = study->strategy->Summary(study->trials);
+    const std::string summary_text = summary.is_null() ? "" : summary.dump();
+    phase_changed = phase != study->record.phase || summary_text != study->record.summary_json;
+    const bool external = study->spec.objective_type == "external";
+    const bool all_done = !study->trials.empty() &&
+                          study->counts.waiting + study->counts.running == 0;
+    if (external) {
+      finish = study->spec.max_trials > 0 &&
+               study->counts.finished() >= study->spec.max_trials;
+    } else {
+      finish = study->strategy_done && all_done;
+    }
+  }
+  if (phase_changed) {
+    const std::string summary_text = summary.is_null() ? "" : summary.dump();
+    RETURN_IF_ERROR(store_->SetStudyPhase(study->record.id, phase, summary_text, Now()));
+    std::lock_guard<std::mutex> lock(mu_);
+    study->record.phase = phase;
+    study->record.summary_json = summary_text;
+  }
+  if (finish) {
+    RETURN_IF_ERROR(
+        store_->SetStudyState(study->record.id, StudyState::kComplete, "study_complete", Now()));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      study->record.state = StudyState::kComplete;
+    }
+    Log("study_complete",
+        absl::StrCat("study=", study->record.name, " trials=", study->trials.size(),
+                     " best=", study->best_value ? std::to_string(*study->best_value) : "none"));
+  }
+  if (phase_changed || finish) NotifyChange();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrialRecord> StudyEngine::AskTrial(const std::string& ref) {
+  auto found = FindStudy(ref);
+  if (!found.ok()) return found.status();
+  std::shared_ptr<Study> study = *found;
+  std::lock_guard<std::mutex> create_lock(study->create_mu);
+  StrategyDecision decision;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (study->spec.objective_type != "external") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "study '", study->record.name, "' has objective type '", study->spec.objective_type,
+          "'; ask/tell needs objective type 'external'"));
+    }
+    if (study->record.state != StudyState::kRunning) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "study '", study->record.name, "' is ", storage::StudyStateName(study->record.state)));
+    }
+    auto next = study->strategy->Next(study->trials);
+    if (!next.ok()) return next.status();
+    decision = std::move(*next);
+  }
+  if (decision.kind == StrategyDecision::Kind::kDone) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study '", study->record.name, "' has all its trials"));
+  }
+  if (decision.kind == StrategyDecision::Kind::kWait) {
+    return absl::UnavailableError("the strategy waits for running trials; ask again later");
+  }
+  auto created = store_->CreateTrial(study->record.id, decision.phase, decision.params.dump(),
+                                     TrialState::kRunning, Now());
+  if (!created.ok()) return created.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ApplyTrial(study.get(), *created);
+  }
+  NotifyChange();
+  return *created;
+}
+
+absl::StatusOr<TrialRecord> StudyEngine::TellTrial(const std::string& ref, int64_t number,
+                                                   const TrialOutcome& outcome) {
+  auto found = FindStudy(ref);
+  if (!found.ok()) return found.status();
+  std::shared_ptr<Study> study = *found;
+  if (outcome.state == TrialState::kComplete && !outcome.value.has_value()) {
+    return absl::InvalidArgumentError("value: a COMPLETE trial needs a value");
+  }
+  auto told = store_->FinishTrialByNumber(study->record.id, number, outcome, Now());
+  if (!told.ok()) return told.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ApplyTrial(study.get(), *told);
+  }
+  NotifyChange();
+  {
+    std::lock_guard<std::mutex> create_lock(study->create_mu);
+    RETURN_IF_ERROR(MaybeFinishStudy(study));
+  }
+  return *told;
+}
+
+absl::StatusOr<std::vector<WorkerView>> StudyEngine::ListWorkers() {
+  auto workers = store_->ListWorkers();
+  if (!workers.ok()) return workers.status();
+  const int64_t now = Now();
+  std::map<std::string, int> running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [token, where] : leases_) {
+      auto it = studies_.find(where.first);
+      if (it == studies_.end()) continue;
+      const auto& trials = it->second->trials;
+      if (where.second < static_cast<int64_t>(trials.size())) {
+        running[trials[where.second].worker_id]++;
+      }
+    }
+  }
+  std::vector<WorkerView> out;
+  for (const auto& w : *workers) {
+    WorkerView v;
+    v.record = w;
+    v.alive = now - w.last_heartbeat_ms <= options_.worker_alive_ms;
+    v.running_trials = running[w.id];
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<storage::EventRecord>> StudyEngine::EventsAfter(int64_t study_id,
+                                                                           int64_t after_seq,
+                                                                           int limit) {
+  return store_->EventsAfter(study_id, after_seq, limit);
+}
+
+// ------------------------------------------------------------------ workers
+
+absl::StatusOr<std::string> StudyEngine::RegisterWorker(const storage::WorkerRecord& worker) {
+  storage::WorkerRecord record = worker;
+  if (record.id.empty()) record.id = "w-" + NewToken().substr(0, 12);
+  record.registered_ms = record.last_heartbeat_ms = Now();
+  if (record.slots <= 0) record.slots = 1;
+  RETURN_IF_ERROR(store_->UpsertWorker(record));
+  Log("worker_registered", absl::StrCat("worker=", record.id, " name=", record.name,
+                                        " host=", record.hostname, " slots=", record.slots,
+                                        " types=", record.objective_types));
+  return record.id;
+}
+
+absl::StatusOr<std::vector<LeaseState>> StudyEngine::Heartbeat(
+    const std::string& worker_id, const std::vector<std::string>& tokens) {
+  const int64_t now = Now();
+  absl::Status touched = store_->TouchWorker(worker_id, now);
+  if (!touched.ok() && !absl::IsNotFound(touched)) return touched;
+  if (absl::IsNotFound(touched)) {
+    return absl::NotFoundError(absl::StrCat("unknown worker '", worker_id, "'; register again"));
+  }
+  std::vector<std::pair<std::string, int64_t>> renewals;
+  std::vector<LeaseState> out(tokens.size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      out[i].lease_token = tokens[i];
+      auto it = leases_.find(tokens[i]);
+      if (it == leases_.end()) continue;
+      auto study = studies_.find(it->second.first);
+      if (study == studies_.end()) continue;
+      renewals.emplace_back(tokens[i], now + study->second->spec.lease_seconds * 1000LL);
+    }
+  }
+  auto renewed = store_->RenewLeases(renewals);
+  if (!renewed.ok()) return renewed.status();
+  std::map<std::string, int64_t> valid;
+  for (size_t i = 0; i < renewals.size(); ++i) {
+    const auto& r = (*renewed)[i];
+    if (r.has_value() && r->state == TrialState::kRunning && r->worker_id == worker_id) {
+      valid[renewals[i].first] = r->lease_deadline_ms;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (LeaseState& s : out) {
+    auto v = valid.find(s.lease_token);
+    if (v != valid.end()) {
+      s.valid = true;
+      s.deadline_ms = v->second;
+    } else {
+      s.valid = false;
+      s.cancel = true;  // expired, ended or cancelled: the worker must stop it
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<Assignment>> StudyEngine::AcquireTrial(
+    const std::string& worker_id, const std::vector<std::string>& objective_types,
+    int64_t wait_ms, const std::function<bool()>& cancelled) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  while (!stopping_.load()) {
+    std::vector<int64_t> candidates;
+    uint64_t seen;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      seen = change_version_.load();
+      for (const auto& [id, study] : studies_) {
+        if (study->record.state != StudyState::kRunning || study->counts.waiting == 0) continue;
+        if (!objective_types.empty() &&
+            std::find(objective_types.begin(), objective_types.end(),
+                      study->spec.objective_type) == objective_types.end()) {
+          continue;
+        }
+        candidates.push_back(id);
+      }
+    }
+    if (!candidates.empty()) {
+      const std::string token = NewToken();
+      std::shared_ptr<Study> study;
+      int64_t lease_ms = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        // Leases last the longest lease_seconds among the candidates; the
+        // exact study is known only after the store picks the trial, and the
+        // first heartbeat sets the study's own deadline.
+        for (int64_t id : candidates) {
+          lease_ms = std::max<int64_t>(lease_ms, studies_[id]->spec.lease_seconds * 1000LL);
+        }
+      }
+      auto leased = store_->LeaseNextWaiting(candidates, worker_id, token, Now() + lease_ms, Now());
+      if (!leased.ok()) return leased.status();
+      if (leased->has_value()) {
+        Assignment a;
+        a.trial = **leased;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          auto it = studies_.find(a.trial.study_id);
+          if (it != studies_.end()) {
+            study = it->second;
+            ApplyTrial(study.get(), a.trial);
+            a.study_name = study->record.name;
+            a.objective_json = study->spec.objective.dump();
+          }
+        }
+        NotifyChange();
+        return std::optional<Assignment>(std::move(a));
+      }
+    }
+    if (cancelled && cancelled()) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    const int64_t left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    // Wake on any change, and at least every 250 ms to notice a client that
+    // went away.
+    WaitForChange(seen, std::min<int64_t>(left, 250));
+  }
+  return std::optional<Assignment>();
+}
+
+absl::StatusOr<ProgressAction> StudyEngine::ReportProgress(const std::string& token, int64_t step,
+                                                           double value, int64_t* deadline_ms) {
+  auto recorded = store_->AddIntermediateValue(token, step, value, Now());
+  if (!recorded.ok()) {
+    if (absl::IsFailedPrecondition(recorded.status())) {
+      // A trial ended by CancelStudy or by the pruner is told to stop rather
+      // than handed an error.
+      auto trial = store_->GetTrialByToken(token);
+      if (trial.ok() && IsFinal(trial->state)) return ProgressAction::kCancel;
+    }
+    return recorded.status();
+  }
+  std::shared_ptr<Study> study;
+  std::string reason;
+  bool prune = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = studies_.find(recorded->study_id);
+    if (it == studies_.end()) return ProgressAction::kContinue;
+    study = it->second;
+    ApplyTrial(study.get(), *recorded);
+    if (deadline_ms != nullptr) *deadline_ms = recorded->lease_deadline_ms;
+    if (study->record.state == StudyState::kCancelled) return ProgressAction::kCancel;
+    if (study->pruner) {
+      prune = study->pruner->ShouldPrune(study->trials, recorded->number, study->spec.maximize,
+                                         &reason);
+    }
+  }
+  if (!prune) return ProgressAction::kContinue;
+  TrialOutcome outcome;
+  outcome.state = TrialState::kPruned;
+  outcome.value = value;  // Optuna keeps a pruned trial's last reported value
+  outcome.message = reason;
+  auto pruned = store_->FinishLeasedTrial(token, outcome, Now());
+  if (!pruned.ok()) return pruned.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ApplyTrial(study.get(), *pruned);
+  }
+  Log("trial_pruned", absl::StrCat("study=", study->record.name, " trial=", pruned->number,
+                                   " step=", step, " reason=\"", reason, "\""));
+  NotifyChange();
+  RETURN_IF_ERROR(Replenish(study));
+  return ProgressAction::kPrune;
+}
+
+absl::StatusOr<TrialState> StudyEngine::CompleteTrial(const std::string& token, double value,
+                                                      const std::string& result_json) {
+  TrialOutcome outcome;
+  outcome.state = TrialState::kComplete;
+  outcome.value = value;
+  outcome.result_json = result_json;
+  auto done = store_->FinishLeasedTrial(token, outcome, Now());
+  if (!done.ok()) return done.status();
+  std::shared_ptr<Study> study;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = studies_.find(done->study_id);
+    if (it == studies_.end()) return done->state;
+    study = it->second;
+    ApplyTrial(study.get(), *done);
+  }
+  NotifyChange();
+  RETURN_IF_ERROR(Replenish(study));
+  return done->state;
+}
+
+absl::StatusOr<TrialState> StudyEngine::FailTrial(const std::string& token,
+                                                  const std::string& message) {
+  TrialOutcome outcome;
+  outcome.state = TrialState::kFailed;
+  outcome.message = message.empty() ? "failed without a message" : message;
+  auto done = store_->FinishLeasedTrial(token, outcome, Now());
+  if (!done.ok()) {
+    // FailTrial after the trial already ended differently (e.g. pruned) is a
+    // no-op for the worker, not an error.
+    if (absl::IsFailedPrecondition(done.status())) {
+      auto trial = store_->GetTrialByToken(token);
+      if (trial.ok() && IsFinal(trial->state)) return trial->state;
+    }
+    return done.status();
+  }
+  std::shared_ptr<Study> study;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = studies_.find(done->study_id);
+    if (it == studies_.end()) return done->state;
+    study = it->second;
+    ApplyTrial(study.get(), *done);
+  }
+  Log("trial_failed", absl::StrCat("study=", study->record.name, " trial=", done->number,
+                                   " message=\"", outcome.message.substr(0, 200), "\""));
+  NotifyChange();
+  RETURN_IF_ERROR(Replenish(study));
+  return done->state;
+}
+
+// ------------------------------------------------------------------- sweeper
+
+absl::Status StudyEngine::SweepOnce() {
+  auto changed = store_->ExpireLeases(Now(), [this](int64_t study_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = studies_.find(study_id);
+    return it == studies_.end() ? 1 : it->second->spec.max_attempts;
+  });
+  if (!changed.ok()) return changed.status();
+  if (changed->empty()) return absl::OkStatus();
+  std::vector<std::shared_ptr<Study>> touched;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const TrialRecord& t : *changed) {
+      auto it = studies_.find(t.study_id);
+      if (it == studies_.end()) continue;
+      ApplyTrial(it->second.get(), t);
+      touched.push_back(it->second);
+      Log(t.state == TrialState::kFailed ? "lease_expired_failed" : "lease_expired_requeued",
+          absl::StrCat("study=", it->second->record.name, " trial=", t.number,
+                       " attempt=", t.attempt));
+    }
+  }
+  NotifyChange();
+  for (const auto& study : touched) RETURN_IF_ERROR(Replenish(study));
+  return absl::OkStatus();
+}
+
+void StudyEngine::SweepLoop() {
+  while (!stopping_.load()) {
+    absl::Status s = SweepOnce();
+    if (!s.ok()) Log("sweep_error", absl::StrCat("error=\"", s.message(), "\""));
+    std::unique_lock<std::mutex> lock(sweep_mu_);
+    sweep_cv_.wait_for(lock, std::chrono::milliseconds(options_.sweep_interval_ms),
+                       [&] { return stopping_.load(); });
+  }
+}
+
+void StudyEngine::Start() {
+  if (sweeper_.joinable()) return;
+  sweeper_ = std::thread([this] { SweepLoop(); });
+}
+
+void StudyEngine::Stop() {
+  stopping_.store(true);
+  sweep_cv_.notify_all();
+  NotifyChange();
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+}  // namespace peftsearch::controller

@@ -1,0 +1,185 @@
+// StudyEngine: the controller's logic, free of RPC. It owns the TrialStore,
+// keeps each study's history in memory for its strategy, creates trials up to
+// the study's parallelism, leases them to workers, expires lost leases, and
+// answers queries. gRPC handlers map protos to these calls and back.
+//
+// Durability: every change is committed to the store before it is reflected in
+// memory or acknowledged; memory is rebuilt from the store on Open, so the
+// controller can be killed at any instant.
+//
+// Thread safety: all public methods may be called concurrently.
+#ifndef PEFTSEARCH_CONTROLLER_STUDY_ENGINE_H_
+#define PEFTSEARCH_CONTROLLER_STUDY_ENGINE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controller/pruning.h"
+#include "controller/spec.h"
+#include "controller/strategy.h"
+#include "storage/trial_store.h"
+
+namespace peftsearch::controller {
+
+struct EngineOptions {
+  // How often expired leases are looked for.
+  int64_t sweep_interval_ms = 500;
+  // What workers are told to use; leases last the study's lease_seconds.
+  int heartbeat_interval_ms = 2000;
+  // A worker is listed as alive while its last heartbeat is this recent.
+  int64_t worker_alive_ms = 15000;
+  // After a restart, running trials keep their lease at least this long, so
+  // workers that kept running while the controller was down can report.
+  int64_t restart_grace_ms = 30000;
+  // Clock, replaceable in tests. Milliseconds since the Unix epoch.
+  std::function<int64_t()> now_ms;
+};
+
+struct TrialCountsView {
+  int64_t waiting = 0, running = 0, complete = 0, pruned = 0, failed = 0;
+  int64_t finished() const { return complete + pruned + failed; }
+};
+
+struct StudyView {
+  storage::StudyRecord record;
+  StudySpec spec;
+  TrialCountsView counts;
+  std::optional<double> best_value;
+  int64_t best_trial_number = -1;
+  int64_t max_trials = 0;  // the strategy's total, when it is known
+};
+
+struct TrialPage {
+  std::vector<storage::TrialRecord> trials;
+  std::string next_page_token;
+  int64_t total_size = 0;
+};
+
+struct WorkerView {
+  storage::WorkerRecord record;
+  bool alive = false;
+  int running_trials = 0;
+};
+
+struct Assignment {
+  storage::TrialRecord trial;
+  std::string study_name;
+  std::string objective_json;
+};
+
+struct LeaseState {
+  std::string lease_token;
+  bool valid = false;
+  bool cancel = false;
+  int64_t deadline_ms = 0;
+};
+
+enum class ProgressAction { kContinue, kPrune, kCancel };
+
+class StudyEngine {
+ public:
+  // Loads every study from `store`, extends running leases by the restart
+  // grace, and tops up each running study's queue.
+  static absl::StatusOr<std::unique_ptr<StudyEngine>> Open(
+      std::unique_ptr<storage::TrialStore> store, EngineOptions options);
+  ~StudyEngine();
+
+  // Starts the lease sweeper thread. Stop() ends it and wakes long polls.
+  void Start();
+  void Stop();
+
+  // ---------------------------------------------------------- StudyService
+  absl::StatusOr<StudyView> CreateStudy(const std::string& spec_json);
+  // `ref` is a study id or name.
+  absl::StatusOr<StudyView> GetStudy(const std::string& ref);
+  absl::StatusOr<std::vector<StudyView>> ListStudies();
+  absl::StatusOr<TrialPage> ListTrials(const std::string& ref,
+                                       std::optional<storage::TrialState> state, int page_size,
+                                       const std::string& page_token, bool include_intermediate);
+  absl::StatusOr<storage::TrialRecord> GetTrial(const std::string& ref, int64_t number);
+  absl::StatusOr<std::vector<storage::TrialRecord>> BestTrials(const std::string& ref, int count);
+  absl::StatusOr<StudyView> CancelStudy(const std::string& ref);
+  absl::StatusOr<storage::TrialRecord> AskTrial(const std::string& ref);
+  absl::StatusOr<storage::TrialRecord> TellTrial(const std::string& ref, int64_t number,
+                                                 const storage::TrialOutcome& outcome);
+  absl::StatusOr<std::vector<WorkerView>> ListWorkers();
+
+  // Events of a study after `after_seq`; see WaitForChange for streaming.
+  absl::StatusOr<std::vector<storage::EventRecord>> EventsAfter(int64_t study_id,
+                                                                int64_t after_seq, int limit);
+  // A counter that moves on every change; WaitForChange blocks until it moves
+  // past `seen` or `timeout_ms` passes. Returns the current value.
+  uint64_t ChangeVersion() const;
+  uint64_t WaitForChange(uint64_t seen, int64_t timeout_ms);
+
+  // --------------------------------------------------------- WorkerService
+  absl::StatusOr<std::string> RegisterWorker(const storage::WorkerRecord& worker);
+  absl::StatusOr<std::vector<LeaseState>> Heartbeat(const std::string& worker_id,
+                                                    const std::vector<std::string>& tokens);
+  // Waits up to `wait_ms` for a trial of one of `objective_types` (empty =
+  // any). nullopt when none came. `cancelled` is polled to end early.
+  absl::StatusOr<std::optional<Assignment>> AcquireTrial(
+      const std::string& worker_id, const std::vector<std::string>& objective_types,
+      int64_t wait_ms, const std::function<bool()>& cancelled);
+  absl::StatusOr<ProgressAction> ReportProgress(const std::string& token, int64_t step,
+                                                double value, int64_t* deadline_ms);
+  absl::StatusOr<storage::TrialState> CompleteTrial(const std::string& token, double value,
+                                                    const std::string& result_json);
+  absl::StatusOr<storage::TrialState> FailTrial(const std::string& token,
+                                                const std::string& message);
+
+  // Expires lost leases now (the sweeper calls this on its interval).
+  absl::Status SweepOnce();
+  int heartbeat_interval_ms() const { return options_.heartbeat_interval_ms; }
+  storage::TrialStore* store() { return store_.get(); }
+
+ private:
+  struct Study;
+
+  StudyEngine(std::unique_ptr<storage::TrialStore> store, EngineOptions options);
+  int64_t Now() const;
+  std::string NewToken();
+  absl::StatusOr<std::shared_ptr<Study>> FindStudy(const std::string& ref);
+  absl::StatusOr<std::shared_ptr<Study>> LoadStudy(const storage::StudyRecord& record);
+  StudyView MakeView(const Study& study) const;  // REQUIRES mu_
+  // Applies a committed change of a trial to memory. REQUIRES mu_.
+  void ApplyTrial(Study* study, const storage::TrialRecord& record);
+  // Creates trials until the study's parallelism is filled or its strategy has
+  // none to give; marks the study complete when it is done.
+  absl::Status Replenish(const std::shared_ptr<Study>& study);
+  absl::Status MaybeFinishStudy(const std::shared_ptr<Study>& study);
+  void NotifyChange();
+  void SweepLoop();
+
+  std::unique_ptr<storage::TrialStore> store_;
+  EngineOptions options_;
+
+  mutable std::mutex mu_;
+  std::map<int64_t, std::shared_ptr<Study>> studies_;  // guarded by mu_
+  std::map<std::string, std::pair<int64_t, int64_t>> leases_;  // token -> (study, number); mu_
+  std::condition_variable changed_cv_;
+  std::atomic<uint64_t> change_version_{0};
+
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+
+  std::atomic<bool> stopping_{false};
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  std::thread sweeper_;
+};
+
+}  // namespace peftsearch::controller
+
+#endif  // PEFTSEARCH_CONTROLLER_STUDY_ENGINE_H_
