@@ -46,8 +46,7 @@ TEST(GridSamplerTest, ConditionalChildrenOnlyUnderActiveParent) {
   for (int64_t t = 0; t < size; ++t) {
     ParamValues v;
     ASSERT_TRUE(sampler->Suggest(space, {}, Direction::kMinimize, t, &v).ok());
-    if (v["opt"] == 1) EXPECT_EQ(v.size(), 1u);
-    if (v["opt"] != 1) EXPECT_EQ(v.size(), 2u);
+    EXPECT_EQ(v.size(), v["opt"] == 1 ? 1u : 2u);
     seen.insert(v);
   }
   EXPECT_EQ(seen.size(), 6u);

@@ -1,36 +1,180 @@
-// PLACEHOLDER until the full TPE lands (next commit): validates options and
-// samples uniformly, which is exactly TPE's behaviour during its startup phase.
+// The TPE sampler (NewTpeSampler): Optuna 4.x's TPESampler as a pipeline of
+// pure steps (STYLE.md): select usable trials, split by gamma, build a
+// Parzen estimator per side, draw candidates from l, score log l - log g,
+// take the argmax. Multivariate mode samples the intersection space (or each
+// group) jointly and the remaining parameters one by one, as Optuna's
+// sample_relative / sample_independent.
+#include <cmath>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tpe/mixture.h"
+#include "tpe/parzen_estimator.h"
 #include "tpe/random.h"
 #include "tpe/sampler.h"
+#include "tpe/split.h"
+#include "tpe/subspace.h"
 #include "tpe/uniform.h"
 
 namespace peftsearch {
 namespace tpe {
 namespace {
 
-class StartupOnlyTpe final : public Sampler {
+// Distinct RNG streams per purpose, so that e.g. adding a parameter does not
+// shift the draws of the others.
+constexpr uint64_t kStartupStream = 0x7374617274ULL;  // "start"
+
+uint64_t HashNames(const SearchSpace& space, const std::vector<int>& idx) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+  for (int i : idx) {
+    for (char c : space.params[i].name) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL;  // separator no name contains
+  }
+  return h;
+}
+
+class TpeSampler final : public Sampler {
  public:
-  explicit StartupOnlyTpe(const TpeOptions& o) : options_(o) {}
-  Status Suggest(const SearchSpace& space, const std::vector<Trial>&, Direction,
+  explicit TpeSampler(const TpeOptions& o) : options_(o) {
+    if (!options_.gamma) options_.gamma = DefaultGamma;
+    if (!options_.weights) options_.weights = DefaultWeights;
+    parzen_.consider_prior = o.consider_prior;
+    parzen_.prior_weight = o.prior_weight;
+    parzen_.consider_magic_clip = o.consider_magic_clip;
+    parzen_.consider_endpoints = o.consider_endpoints;
+    parzen_.multivariate = o.multivariate;
+    parzen_.neighbor_bandwidth = o.multivariate_neighbor_bandwidth;
+    parzen_.prior_as_neighbor = o.prior_as_neighbor;
+    parzen_.weights = options_.weights;
+  }
+
+  Status Suggest(const SearchSpace& space, const std::vector<Trial>& history, Direction direction,
                  int64_t trial_number, ParamValues* out) override {
     Status s = ValidateSearchSpace(space);
     if (!s.ok()) return s;
     out->clear();
-    Rng rng(options_.seed, static_cast<uint64_t>(trial_number));
-    for (const ParamSpec& p : space.params) {
-      if (IsActive(p, *out)) (*out)[p.name] = SampleUniform(p.distribution, &rng);
+    const UsableTrials usable = SelectUsableTrials(history, trial_number, options_.constant_liar);
+    const int n = static_cast<int>(usable.finished.size());
+    if (n < options_.n_startup_trials) {
+      Rng rng(options_.seed, static_cast<uint64_t>(trial_number), kStartupStream);
+      for (const ParamSpec& p : space.params) {
+        if (IsActive(p, *out)) (*out)[p.name] = SampleUniform(p.distribution, &rng);
+      }
+      return Status::OK();
+    }
+    // RUNNING trials do not count in n: the lie must not widen the good set.
+    const int n_below = options_.gamma(n);
+    const Split split = SplitTrials(usable, n_below, direction);
+
+    std::map<int, double> relative;
+    if (options_.multivariate) {
+      std::vector<std::vector<int>> groups;
+      if (options_.group) {
+        groups = GroupDecomposition(space, usable.finished);
+      } else {
+        groups.push_back(IntersectionSpace(space, usable.finished));
+      }
+      for (const std::vector<int>& g : groups) {
+        if (g.empty()) continue;
+        std::vector<double> values;
+        s = SampleSubspace(space, g, split, trial_number, &values);
+        if (!s.ok()) return s;
+        for (size_t j = 0; j < g.size(); ++j) relative[g[j]] = values[j];
+      }
+    }
+    for (int i = 0; i < static_cast<int>(space.params.size()); ++i) {
+      const ParamSpec& p = space.params[i];
+      if (!IsActive(p, *out)) continue;
+      if (IsSingle(p.distribution)) {
+        (*out)[p.name] = p.distribution.kind == DistributionKind::kCategorical ? 0 : p.distribution.low;
+        continue;
+      }
+      auto it = relative.find(i);
+      if (it != relative.end()) {
+        (*out)[p.name] = it->second;
+        continue;
+      }
+      std::vector<double> values;
+      s = SampleSubspace(space, {i}, split, trial_number, &values);
+      if (!s.ok()) return s;
+      (*out)[p.name] = values[0];
     }
     return Status::OK();
   }
 
  private:
+  // One TPE step over the parameters `idx` jointly: observations are the
+  // trials of each side that have all of them.
+  Status SampleSubspace(const SearchSpace& space, const std::vector<int>& idx, const Split& split,
+                        int64_t trial_number, std::vector<double>* values) const {
+    std::vector<Distribution> dists;
+    for (int i : idx) dists.push_back(space.params[i].distribution);
+    Mixture below, above;
+    Status s = BuildParzenEstimator(dists, Observations(space, idx, split.below), parzen_, &below);
+    if (!s.ok()) return s;
+    s = BuildParzenEstimator(dists, Observations(space, idx, split.above), parzen_, &above);
+    if (!s.ok()) return s;
+
+    Rng rng(options_.seed, static_cast<uint64_t>(trial_number), HashNames(space, idx));
+    std::vector<std::vector<double>> candidates;
+    below.Sample(&rng, options_.n_ei_candidates, &candidates);
+    std::vector<double> log_l, log_g;
+    below.LogPdf(candidates, &log_l);
+    above.LogPdf(candidates, &log_g);
+    // argmax of log l - log g, first index on ties (as numpy's argmax).
+    int best = 0;
+    double best_score = -std::numeric_limits<double>::infinity();
+    for (int c = 0; c < options_.n_ei_candidates; ++c) {
+      double score = log_l[c] - log_g[c];
+      if (score > best_score) {
+        best_score = score;
+        best = c;
+      }
+    }
+    values->resize(idx.size());
+    for (size_t d = 0; d < idx.size(); ++d) (*values)[d] = candidates[d][best];
+    return Status::OK();
+  }
+
+  static std::vector<std::vector<double>> Observations(const SearchSpace& space,
+                                                       const std::vector<int>& idx,
+                                                       const std::vector<const Trial*>& trials) {
+    std::vector<std::vector<double>> obs(idx.size());
+    for (const Trial* t : trials) {
+      bool all = true;
+      for (int i : idx) all = all && HasParam(*t, space.params[i]);
+      if (!all) continue;
+      for (size_t d = 0; d < idx.size(); ++d) obs[d].push_back(t->params.at(space.params[idx[d]].name));
+    }
+    return obs;
+  }
+
   TpeOptions options_;
+  ParzenOptions parzen_;
 };
 
 }  // namespace
 
 Status NewTpeSampler(const TpeOptions& options, std::unique_ptr<Sampler>* out) {
-  *out = std::make_unique<StartupOnlyTpe>(options);
+  if (options.n_startup_trials < 0) {
+    return Status::InvalidArgument("n_startup_trials (" + std::to_string(options.n_startup_trials) +
+                                   ") must be >= 0");
+  }
+  if (options.n_ei_candidates < 1) {
+    return Status::InvalidArgument("n_ei_candidates (" + std::to_string(options.n_ei_candidates) +
+                                   ") must be >= 1");
+  }
+  if (!(options.prior_weight > 0) || !std::isfinite(options.prior_weight)) {
+    return Status::InvalidArgument("prior_weight (" + std::to_string(options.prior_weight) +
+                                   ") must be > 0");
+  }
+  if (options.group && !options.multivariate) {
+    return Status::InvalidArgument("group requires multivariate");
+  }
+  *out = std::make_unique<TpeSampler>(options);
   return Status::OK();
 }
 

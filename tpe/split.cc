@@ -1,0 +1,75 @@
+#include "tpe/split.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace peftsearch {
+namespace tpe {
+namespace {
+
+bool ByNumber(const Trial* a, const Trial* b) { return a->number < b->number; }
+
+// Optuna's _get_pruned_trial_score: trials that got further rank first, then
+// the better last intermediate value; NaN is worst; none at all ranks last.
+std::pair<double, double> PrunedKey(const Trial& t, Direction direction) {
+  if (t.intermediate_values.empty()) return {1.0, 0.0};
+  auto last = std::max_element(t.intermediate_values.begin(), t.intermediate_values.end());
+  double v = last->second;
+  if (std::isnan(v)) return {-static_cast<double>(last->first), std::numeric_limits<double>::infinity()};
+  return {-static_cast<double>(last->first), direction == Direction::kMinimize ? v : -v};
+}
+
+}  // namespace
+
+UsableTrials SelectUsableTrials(const std::vector<Trial>& history, int64_t exclude_number,
+                                bool include_running) {
+  UsableTrials out;
+  for (const Trial& t : history) {
+    if (t.number == exclude_number) continue;
+    switch (t.state) {
+      case TrialState::kComplete:
+        if (t.value && !std::isnan(*t.value)) out.finished.push_back(&t);
+        break;
+      case TrialState::kPruned:
+        out.finished.push_back(&t);
+        break;
+      case TrialState::kRunning:
+        if (include_running) out.running.push_back(&t);
+        break;
+      case TrialState::kFailed:
+        break;
+    }
+  }
+  return out;
+}
+
+Split SplitTrials(const UsableTrials& trials, int n_below, Direction direction) {
+  std::vector<const Trial*> complete, pruned;
+  for (const Trial* t : trials.finished) {
+    (t->state == TrialState::kComplete ? complete : pruned).push_back(t);
+  }
+  // Stable sorts over number-ordered input: ties keep trial-number order.
+  std::sort(complete.begin(), complete.end(), ByNumber);
+  std::sort(pruned.begin(), pruned.end(), ByNumber);
+  const double sign = direction == Direction::kMinimize ? 1.0 : -1.0;
+  std::stable_sort(complete.begin(), complete.end(), [sign](const Trial* a, const Trial* b) {
+    return sign * *a->value < sign * *b->value;
+  });
+  std::stable_sort(pruned.begin(), pruned.end(), [direction](const Trial* a, const Trial* b) {
+    return PrunedKey(*a, direction) < PrunedKey(*b, direction);
+  });
+  const size_t want =
+      static_cast<size_t>(std::clamp(n_below, 0, static_cast<int>(trials.finished.size())));
+  Split split;
+  for (const Trial* t : complete) (split.below.size() < want ? split.below : split.above).push_back(t);
+  for (const Trial* t : pruned) (split.below.size() < want ? split.below : split.above).push_back(t);
+  for (const Trial* t : trials.running) split.above.push_back(t);
+  std::sort(split.below.begin(), split.below.end(), ByNumber);
+  std::sort(split.above.begin(), split.above.end(), ByNumber);
+  return split;
+}
+
+}  // namespace tpe
+}  // namespace peftsearch

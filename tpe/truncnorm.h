@@ -1,0 +1,27 @@
+// Numerics of the (truncated) standard normal, SciPy-free as Optuna's
+// _truncnorm.py: log CDF, log mass of an interval, inverse of the log CDF,
+// and the truncated-normal ppf / log pdf that TPE's kernels are built on.
+// All in log space so tails far beyond 8 sigma keep their precision.
+// Thread safety: pure functions.
+#ifndef PEFTSEARCH_TPE_TRUNCNORM_H_
+#define PEFTSEARCH_TPE_TRUNCNORM_H_
+
+namespace peftsearch {
+namespace tpe {
+
+// log Phi(x), accurate for x -> -inf (asymptotic series) and x -> +inf.
+double LogNdtr(double x);
+// log(Phi(b) - Phi(a)) for a <= b; -inf when a == b.
+double LogGaussMass(double a, double b);
+// x with log Phi(x) = y, for y <= 0 (y = 0 gives +inf, -inf gives -inf).
+double NdtriExp(double y);
+// q-quantile of the standard normal truncated to [a, b], q in [0, 1].
+// REQUIRES: a < b.
+double TruncNormPpf(double q, double a, double b);
+// log density at x of the standard normal truncated to [a, b]; -inf outside.
+double TruncNormLogPdf(double x, double a, double b);
+
+}  // namespace tpe
+}  // namespace peftsearch
+
+#endif  // PEFTSEARCH_TPE_TRUNCNORM_H_

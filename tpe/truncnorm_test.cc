@@ -1,0 +1,71 @@
+// Golden values from SciPy 1.10 / Optuna's _truncnorm.py (Debian 12).
+#include "tpe/truncnorm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace peftsearch {
+namespace tpe {
+namespace {
+
+// abs + rel tolerance, as in the project's numerics tests.
+void ExpectClose(double got, double want, double rel = 1e-10) {
+  EXPECT_NEAR(got, want, 1e-12 + rel * std::fabs(want));
+}
+
+TEST(TruncNormTest, LogNdtr) {
+  ExpectClose(LogNdtr(-40), -804.6084420137539);
+  ExpectClose(LogNdtr(-25), -316.63940800802027);
+  ExpectClose(LogNdtr(-10), -53.23128515051248);
+  ExpectClose(LogNdtr(-1), -1.841021645009264);
+  ExpectClose(LogNdtr(0), -0.6931471805599453);
+  ExpectClose(LogNdtr(1), -0.17275377902344985);
+  ExpectClose(LogNdtr(5), -2.8665161296376305e-07);
+  ExpectClose(LogNdtr(10), -7.619853024160473e-24);
+}
+
+TEST(TruncNormTest, LogGaussMass) {
+  ExpectClose(LogGaussMass(-1, 1), -0.38171514630212616);
+  ExpectClose(LogGaussMass(-40, -39), -765.0831565643776);
+  ExpectClose(LogGaussMass(39, 40), -765.0831565643776);
+  ExpectClose(LogGaussMass(2, 3), -3.8443534263342047);
+  ExpectClose(LogGaussMass(-3, -2), -3.8443534263342047);
+  ExpectClose(LogGaussMass(-0.5, 30), -0.3689464152886564);
+  ExpectClose(LogGaussMass(-1e-3, 1e-3), -7.133546798293504, 1e-9);
+  EXPECT_EQ(LogGaussMass(1, 1), -INFINITY);
+}
+
+TEST(TruncNormTest, NdtriExp) {
+  ExpectClose(NdtriExp(-1e-10), 6.361340902411735, 1e-8);
+  ExpectClose(NdtriExp(-0.1), 1.309617799458493);
+  ExpectClose(NdtriExp(-0.69), 0.0039506295602800634, 1e-8);
+  ExpectClose(NdtriExp(-1), -0.33747496376420244);
+  ExpectClose(NdtriExp(-10), -3.913946240531893);
+  ExpectClose(NdtriExp(-100), -13.888476033003888);
+  ExpectClose(NdtriExp(-800), -39.88469483825668);
+  ExpectClose(NdtriExp(-1e4), -141.37983987312978);
+  EXPECT_EQ(NdtriExp(0), INFINITY);
+}
+
+TEST(TruncNormTest, Ppf) {
+  ExpectClose(TruncNormPpf(0.3, -1, 1), -0.3492199324568822);
+  ExpectClose(TruncNormPpf(0.9, 2, 3), 2.6978044494405458);
+  ExpectClose(TruncNormPpf(0.5, -40, -39), -39.01775730523235);
+  ExpectClose(TruncNormPpf(0.1, 39, 40), 39.00269968568995);
+  ExpectClose(TruncNormPpf(0.999, -0.5, 30), 3.1981913323588014);
+  ExpectClose(TruncNormPpf(1e-9, -3, 3), -2.99999977496977);
+  EXPECT_EQ(TruncNormPpf(0, -3, 3), -3);
+  EXPECT_EQ(TruncNormPpf(1, -3, 3), 3);
+}
+
+TEST(TruncNormTest, LogPdf) {
+  ExpectClose(TruncNormLogPdf(0, -1, 1), -0.5372233869025465);
+  ExpectClose(TruncNormLogPdf(2.5, 2, 3), -0.1995851068704675);
+  ExpectClose(TruncNormLogPdf(-39.5, -40, -39), -15.960781968827064);
+  EXPECT_EQ(TruncNormLogPdf(1.5, -1, 1), -INFINITY);
+}
+
+}  // namespace
+}  // namespace tpe
+}  // namespace peftsearch
