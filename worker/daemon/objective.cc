@@ -67,6 +67,22 @@ absl::StatusOr<ChildCommand> CommandCommand(const json& objective, const json& p
     if (!s.ok()) return s.status();
     cmd.argv.push_back(*std::move(s));
   }
+  auto env = objective.find("env");
+  if (env != objective.end() && !env->is_null()) {
+    if (!env->is_object()) {
+      return absl::InvalidArgumentError("objective.env must be an object of strings, got " +
+                                        env->dump());
+    }
+    for (auto it = env->begin(); it != env->end(); ++it) {
+      if (it.key().empty() || it.key().find('=') != std::string::npos) {
+        return absl::InvalidArgumentError("objective.env has a bad variable name '" + it.key() +
+                                          "'");
+      }
+      absl::StatusOr<std::string> value = SubstitutePlaceholders(ParamText(it.value()), params);
+      if (!value.ok()) return value.status();
+      cmd.env.push_back(it.key() + "=" + *value);
+    }
+  }
   return cmd;
 }
 

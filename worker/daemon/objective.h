@@ -9,6 +9,8 @@
 //             booleans true/false); an unknown name is an error naming it.
 //             Only {identifier} is a placeholder, so JSON-looking arguments
 //             such as {"a": 1} pass through unchanged.
+//             "env": {"KEY": "value with {placeholders}"} adds environment
+//             variables for the child.
 //   peft_vim  only with a trainer: <trainer> --trial <trial.json>
 // Every type may carry "timeout_s" (0 or absent = no limit).
 //
@@ -38,6 +40,7 @@ std::vector<std::string> SupportedObjectiveTypes(const ObjectiveOptions& options
 struct ChildCommand {
   std::string type;               // the objective's "type"
   std::vector<std::string> argv;  // argv[0] is a path or a name looked up in PATH
+  std::vector<std::string> env;   // "KEY=VALUE" for the child (command "env")
   int timeout_s = 0;              // 0 = no limit
 };
 

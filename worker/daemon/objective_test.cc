@@ -55,6 +55,17 @@ TEST(BuildChildCommandTest, Command) {
   EXPECT_THAT(cmd->argv, ElementsAre("python3", "train.py", "--lr", "0.01"));
 }
 
+TEST(BuildChildCommandTest, CommandEnvIsSubstituted) {
+  absl::StatusOr<ChildCommand> cmd = BuildChildCommand(
+      R"({"type": "command", "argv": ["run"], "env": {"LR": "{lr}", "N": 3}})", R"({"lr": 0.5})",
+      "", kOptions);
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_THAT(cmd->env, ElementsAre("LR=0.5", "N=3"));
+  cmd = BuildChildCommand(R"({"type": "command", "argv": ["run"], "env": ["A=1"]})", "{}", "",
+                          kOptions);
+  EXPECT_EQ(cmd.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(BuildChildCommandTest, CommandWithUnknownPlaceholderFails) {
   absl::StatusOr<ChildCommand> cmd = BuildChildCommand(
       R"({"type": "command", "argv": ["run", "{momentum}"]})", R"({"lr": 0.01})", "", kOptions);

@@ -122,6 +122,7 @@ TrialOutcome RunTrial(const TrialRunnerOptions& options, const TrialSpec& trial,
                      "PEFTSEARCH_STUDY=" + trial.study_name,
                      "PEFTSEARCH_TRIAL_NUMBER=" + std::to_string(trial.number),
                      "PEFTSEARCH_TRIAL_ATTEMPT=" + std::to_string(trial.attempt)};
+  child.extra_env.insert(child.extra_env.end(), cmd->env.begin(), cmd->env.end());
 
   LineHandler handler{sink};
   std::string stop_reason;
