@@ -85,8 +85,10 @@ absl::Status CheckKnownKeys(const Json& obj, const std::string& path,
   return absl::OkStatus();
 }
 
-absl::StatusOr<ParamDef> ParseParam(const std::string& name, const Json& def) {
-  const std::string path = absl::StrCat("space.", name);
+}  // namespace
+
+absl::StatusOr<ParamDef> ParseParamDef(const std::string& name, const Json& def,
+                                       const std::string& path) {
   if (!def.is_object()) return Bad(path, absl::StrCat("must be an object, got ", Show(def)));
   if (absl::Status s = CheckKnownKeys(def, path, {"type", "low", "high", "log", "step", "choices",
                                                   "condition", "name"});
@@ -173,6 +175,12 @@ absl::StatusOr<ParamDef> ParseParam(const std::string& name, const Json& def) {
     p.condition = std::move(c);
   }
   return p;
+}
+
+namespace {
+
+absl::StatusOr<ParamDef> ParseParam(const std::string& name, const Json& def) {
+  return ParseParamDef(name, def, absl::StrCat("space.", name));
 }
 
 absl::Status OrderAndCheckConditions(std::vector<ParamDef>* params) {

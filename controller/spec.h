@@ -78,6 +78,11 @@ struct StudySpec {
 // Parses and validates `json_text`. INVALID_ARGUMENT names the field.
 absl::StatusOr<StudySpec> ParseStudySpec(const std::string& json_text);
 
+// Parses one parameter definition ({"type": ..., "low": ...}); errors name
+// `path` (e.g. "space.lr" or "strategy.step2.lora_p_x.r").
+absl::StatusOr<ParamDef> ParseParamDef(const std::string& name, const Json& def,
+                                       const std::string& path);
+
 // Built-in objective functions the workers evaluate.
 const std::vector<std::string>& BuiltinFunctionNames();
 

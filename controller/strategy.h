@@ -54,6 +54,9 @@ class Strategy {
   // The phase the study is in, and a JSON summary for users (null if none).
   virtual int CurrentPhase(const std::vector<TrialView>& history) const { return 0; }
   virtual Json Summary(const std::vector<TrialView>& history) const { return Json(); }
+  // How many trials the study will have in all, or 0 if the spec's
+  // max_trials says it.
+  virtual int64_t TotalTrials() const { return 0; }
 };
 
 // Builds the strategy the spec names.

@@ -1,5 +1,6 @@
 // Maps a spec's strategy block to its Strategy. New strategies register here.
 #include "absl/strings/str_cat.h"
+#include "controller/hybrid/hybrid_strategy.h"
 #include "controller/single_strategy.h"
 #include "controller/strategy.h"
 
@@ -8,6 +9,11 @@ namespace peftsearch::controller {
 absl::StatusOr<std::unique_ptr<Strategy>> NewStrategy(const StudySpec& spec) {
   if (spec.strategy_type == "single") {
     auto s = SingleSpaceStrategy::Create(spec);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<Strategy>(std::move(*s));
+  }
+  if (spec.strategy_type == "hybrid_peft") {
+    auto s = HybridPeftStrategy::Create(spec);
     if (!s.ok()) return s.status();
     return std::unique_ptr<Strategy>(std::move(*s));
   }

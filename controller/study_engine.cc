@@ -208,7 +208,8 @@ StudyView StudyEngine::MakeView(const Study& study) const {
   view.counts = study.counts;
   view.best_value = study.best_value;
   view.best_trial_number = study.best_number;
-  view.max_trials = study.spec.max_trials;
+  view.max_trials = study.strategy->TotalTrials() > 0 ? study.strategy->TotalTrials()
+                                                      : study.spec.max_trials;
   return view;
 }
 
