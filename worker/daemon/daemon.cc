@@ -14,6 +14,10 @@
 namespace peftsearch::daemon {
 namespace {
 
+// The channel's own reconnect backoff: short, so that a restarted controller
+// is found within about a second; our RPC retries carry their own backoff.
+constexpr std::chrono::milliseconds kMaxReconnectBackoff{1000};
+
 constexpr LogLevel kInfo = LogLevel::kInfo;
 constexpr LogLevel kWarn = LogLevel::kWarning;
 constexpr LogLevel kError = LogLevel::kError;
@@ -137,7 +141,7 @@ Daemon::Daemon(DaemonOptions options)
       runner_options_{ObjectiveOptions{options_.self_exe, options_.trainer}, options_.workdir,
                       options_.kill_grace},
       client_(std::make_unique<WorkerClient>(
-          MakeWorkerChannel(options_.controller, options_.backoff.max_delay))) {}
+          MakeWorkerChannel(options_.controller, kMaxReconnectBackoff))) {}
 
 Daemon::~Daemon() = default;
 
@@ -165,6 +169,7 @@ void Daemon::Shutdown() {
     } else {
       shutdown_deadline_ = Clock::now();  // asked twice: no more waiting
     }
+    for (grpc::ClientContext* ctx : acquiring_) ctx->TryCancel();
   }
   cv_.notify_all();
   Log(kInfo, "shutdown_requested",
@@ -174,16 +179,29 @@ void Daemon::Shutdown() {
 
 bool Daemon::SleepUnlessStopping(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, d, [this] { return stopping_; });
+  const uint64_t epoch = reachable_epoch_;
+  cv_.wait_for(lock, d, [this, epoch] { return stopping_ || reachable_epoch_ != epoch; });
+  return stopping_;
 }
 
 bool Daemon::SleepWithinGrace(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t epoch = reachable_epoch_;
+  auto past_deadline = [this] { return stopping_ && Clock::now() >= shutdown_deadline_; };
+  // Without a deadline wake-up the wait would oversleep the grace period.
   Clock::time_point until = Clock::now() + d;
-  cv_.wait_until(lock, until, [this] {
-    return stopping_ && Clock::now() >= shutdown_deadline_;
-  });
-  return !(stopping_ && Clock::now() >= shutdown_deadline_);
+  if (stopping_ && shutdown_deadline_ < until) until = shutdown_deadline_;
+  cv_.wait_until(lock, until,
+                 [&] { return past_deadline() || reachable_epoch_ != epoch; });
+  return !past_deadline();
+}
+
+void Daemon::NoteControllerBack() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++reachable_epoch_;
+  }
+  cv_.notify_all();
 }
 
 std::string Daemon::StopReason(const std::string& lease_token) const {
@@ -296,7 +314,10 @@ void Daemon::HeartbeatLoop() {
       }
     }
     if (status.ok()) {
-      if (failing) Log(kInfo, "controller_reachable", {{"rpc", "Heartbeat"}});
+      if (failing) {
+        Log(kInfo, "controller_reachable", {{"rpc", "Heartbeat"}});
+        NoteControllerBack();
+      }
       failing = false;
       backoff.Reset();
     } else {
@@ -330,7 +351,18 @@ void Daemon::SlotLoop(int slot) {
     req.set_worker_id(worker_id());
     req.set_wait_ms(static_cast<int32_t>(options_.acquire_wait.count()));
     for (const std::string& t : types) req.add_objective_types(t);
-    absl::StatusOr<v1::AcquireTrialResponse> resp = client_->AcquireTrial(req);
+    grpc::ClientContext ctx;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) break;
+      acquiring_.insert(&ctx);
+    }
+    absl::StatusOr<v1::AcquireTrialResponse> resp = client_->AcquireTrial(req, &ctx);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      acquiring_.erase(&ctx);
+    }
+    if (!resp.ok() && stopping()) break;  // cancelled by Shutdown()
     if (!resp.ok()) {
       const absl::Status& s = resp.status();
       if (s.code() == absl::StatusCode::kNotFound) {

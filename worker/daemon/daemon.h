@@ -7,7 +7,7 @@
 // dropped. After an outage the daemon re-registers under the same worker id,
 // since the controller may have restarted.
 //
-// Shutdown(): no new acquires; running children may finish within
+// Shutdown(): no new acquires (long polls in flight are cancelled); running children may finish within
 // shutdown_grace, after which they are killed (SIGTERM, then SIGKILL after
 // kill_grace) and left for the controller's lease expiry to retry. A second
 // Shutdown() ends the grace at once.
@@ -18,9 +18,11 @@
 #define PEFTSEARCH_WORKER_DAEMON_DAEMON_H_
 
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -43,7 +45,10 @@ struct DaemonOptions {
   std::chrono::milliseconds kill_grace{5000};         // SIGTERM .. SIGKILL for a child
   std::chrono::milliseconds shutdown_grace{30000};    // children's time to finish on SIGTERM
   std::chrono::milliseconds default_heartbeat{2000};  // if the controller names none
-  BackoffOptions backoff;                             // for every retried RPC
+  // For every retried RPC. The cap is short because a restarted controller
+  // should see its workers again within seconds; jitter spreads the load.
+  BackoffOptions backoff = {std::chrono::milliseconds(200), std::chrono::milliseconds(2000), 2.0,
+                            0.2};
 };
 
 class Daemon {
@@ -81,11 +86,15 @@ class Daemon {
   // Why a running trial must stop now ("" = it may go on).
   std::string StopReason(const std::string& lease_token) const;
 
-  // Sleeps up to `d`; returns early (true) once Shutdown() was called.
+  // Sleeps up to `d`, ending early when Shutdown() is called or the
+  // controller comes back; returns true if stopping.
   bool SleepUnlessStopping(std::chrono::milliseconds d);
-  // Sleeps up to `d`, but never past the shutdown deadline; returns false if
-  // that deadline has passed.
+  // Sleeps up to `d`, ending early when the controller comes back, and never
+  // past the shutdown deadline; returns false if that deadline has passed.
   bool SleepWithinGrace(std::chrono::milliseconds d);
+  // Wakes every retry loop: the heartbeat got through after failures, so
+  // pending results need not wait out their backoff.
+  void NoteControllerBack();
   bool stopping() const;
   bool past_shutdown_deadline() const;
 
@@ -102,6 +111,10 @@ class Daemon {
   bool stopping_ = false;            // guarded by mu_
   Clock::time_point shutdown_deadline_;  // guarded by mu_; valid once stopping_
   bool slots_done_ = false;          // guarded by mu_
+  uint64_t reachable_epoch_ = 0;     // guarded by mu_; +1 per recovery
+  // Long polls in flight, cancelled by Shutdown() so that an idle worker
+  // stops at once rather than after acquire_wait.
+  std::set<grpc::ClientContext*> acquiring_;  // guarded by mu_
 };
 
 }  // namespace peftsearch::daemon

@@ -42,6 +42,10 @@ class FakeController final : public v1::WorkerService::Service {
   grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* req,
                          v1::HeartbeatResponse* resp) override {
     std::lock_guard<std::mutex> lock(mu);
+    if (forget_worker_once) {
+      forget_worker_once = false;
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown worker; register again");
+    }
     for (const std::string& t : req->lease_tokens()) {
       heartbeat_tokens.insert(t);
       v1::LeaseStatus* s = resp->add_leases();
@@ -51,7 +55,7 @@ class FakeController final : public v1::WorkerService::Service {
     }
     return grpc::Status::OK;
   }
-  grpc::Status AcquireTrial(grpc::ServerContext*, const v1::AcquireTrialRequest* req,
+  grpc::Status AcquireTrial(grpc::ServerContext* ctx, const v1::AcquireTrialRequest* req,
                             v1::AcquireTrialResponse* resp) override {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -63,7 +67,14 @@ class FakeController final : public v1::WorkerService::Service {
         return grpc::Status::OK;
       }
     }
-    std::this_thread::sleep_for(std::min(std::chrono::milliseconds(req->wait_ms()), 50ms));
+    if (!full_long_poll) {
+      std::this_thread::sleep_for(std::min(std::chrono::milliseconds(req->wait_ms()), 50ms));
+      return grpc::Status::OK;
+    }
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(req->wait_ms());
+    while (std::chrono::steady_clock::now() < until && !ctx->IsCancelled()) {
+      std::this_thread::sleep_for(10ms);
+    }
     return grpc::Status::OK;
   }
   grpc::Status ReportProgress(grpc::ServerContext*, const v1::ReportProgressRequest* req,
@@ -118,6 +129,8 @@ class FakeController final : public v1::WorkerService::Service {
   std::map<std::string, v1::CompleteTrialRequest> completed;
   std::map<std::string, std::string> failed;
   int complete_calls = 0;
+  bool forget_worker_once = false;
+  bool full_long_poll = false;
 };
 
 // A fake controller on a fixed loopback port, so that it can be "restarted".
@@ -338,6 +351,34 @@ TEST_F(DaemonTest, ShutdownLetsShortTrialFinish) {
   Stop();
   std::lock_guard<std::mutex> lock(fake.mu);
   EXPECT_EQ(fake.completed.count("lease-f"), 1u);
+}
+
+TEST_F(DaemonTest, IdleWorkerStopsWithoutWaitingOutTheLongPoll) {
+  FakeController fake;
+  fake.full_long_poll = true;
+  Server server(&fake);
+  DaemonOptions o = Options(server.port());
+  o.acquire_wait = 20s;
+  Start(o);
+  ASSERT_TRUE(WaitFor([&] { return !daemon_->worker_id().empty(); }));
+  std::this_thread::sleep_for(200ms);  // both slots are now inside AcquireTrial
+  auto start = std::chrono::steady_clock::now();
+  Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST_F(DaemonTest, UnknownWorkerReregistersUnderSameId) {
+  FakeController fake;
+  fake.forget_worker_once = true;
+  Server server(&fake);
+  Start(Options(server.port()));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(fake.mu);
+    return fake.registrations.size() >= 2;
+  }));
+  std::lock_guard<std::mutex> lock(fake.mu);
+  EXPECT_EQ(fake.registrations[0].worker_id(), "");
+  EXPECT_EQ(fake.registrations[1].worker_id(), "w-1");
 }
 
 TEST(DaemonCreateTest, RejectsBadOptions) {

@@ -62,10 +62,15 @@ absl::StatusOr<v1::HeartbeatResponse> WorkerClient::Heartbeat(const v1::Heartbea
 }
 
 absl::StatusOr<v1::AcquireTrialResponse> WorkerClient::AcquireTrial(
-    const v1::AcquireTrialRequest& req) {
-  return Invoke<v1::AcquireTrialResponse>(
-      std::chrono::milliseconds(req.wait_ms()) + kLongPollMargin,
-      [&](auto* ctx, auto* resp) { return stub_->AcquireTrial(ctx, req, resp); });
+    const v1::AcquireTrialRequest& req, grpc::ClientContext* context) {
+  grpc::ClientContext local;
+  if (context == nullptr) context = &local;
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(req.wait_ms()) + kLongPollMargin);
+  v1::AcquireTrialResponse response;
+  grpc::Status status = stub_->AcquireTrial(context, req, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
 }
 
 absl::StatusOr<v1::ReportProgressResponse> WorkerClient::ReportProgress(

@@ -42,8 +42,11 @@ class WorkerClient {
 
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& req);
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& req);
-  // The deadline is the long-poll wait plus a margin.
-  absl::StatusOr<v1::AcquireTrialResponse> AcquireTrial(const v1::AcquireTrialRequest& req);
+  // The deadline is the long-poll wait plus a margin. `context`, when given,
+  // is fresh and owned by the caller, so that another thread can TryCancel()
+  // the long poll (the daemon does so on shutdown).
+  absl::StatusOr<v1::AcquireTrialResponse> AcquireTrial(const v1::AcquireTrialRequest& req,
+                                                        grpc::ClientContext* context = nullptr);
   absl::StatusOr<v1::ReportProgressResponse> ReportProgress(const v1::ReportProgressRequest& req);
   absl::StatusOr<v1::CompleteTrialResponse> CompleteTrial(const v1::CompleteTrialRequest& req);
   absl::StatusOr<v1::FailTrialResponse> FailTrial(const v1::FailTrialRequest& req);
