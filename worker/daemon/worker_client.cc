@@ -8,10 +8,18 @@ namespace {
 constexpr std::chrono::milliseconds kRpcTimeout{10000};
 constexpr std::chrono::milliseconds kLongPollMargin{10000};
 
+// Heartbeat and registration wait for a connection (up to this long) instead
+// of failing fast: a queued call makes the channel keep reconnecting, while
+// fail-fast calls on a channel in TRANSIENT_FAILURE were seen to leave it
+// idle for seconds after the controller was back.
+constexpr std::chrono::milliseconds kConnectWait{2000};
+
 template <typename Response, typename Call>
-absl::StatusOr<Response> Invoke(std::chrono::milliseconds timeout, Call call) {
+absl::StatusOr<Response> Invoke(std::chrono::milliseconds timeout, Call call,
+                                bool wait_for_ready = false) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout);
+  context.set_wait_for_ready(wait_for_ready);
   Response response;
   grpc::Status status = call(&context, &response);
   if (!status.ok()) return FromGrpcStatus(status);
@@ -41,7 +49,6 @@ std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& target,
                                                  std::chrono::milliseconds max_reconnect) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(max_reconnect.count()));
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
@@ -51,14 +58,16 @@ WorkerClient::WorkerClient(std::shared_ptr<grpc::Channel> channel)
 
 absl::StatusOr<v1::RegisterWorkerResponse> WorkerClient::RegisterWorker(
     const v1::RegisterWorkerRequest& req) {
-  return Invoke<v1::RegisterWorkerResponse>(kRpcTimeout, [&](auto* ctx, auto* resp) {
-    return stub_->RegisterWorker(ctx, req, resp);
-  });
+  return Invoke<v1::RegisterWorkerResponse>(
+      kConnectWait,
+      [&](auto* ctx, auto* resp) { return stub_->RegisterWorker(ctx, req, resp); },
+      /*wait_for_ready=*/true);
 }
 
 absl::StatusOr<v1::HeartbeatResponse> WorkerClient::Heartbeat(const v1::HeartbeatRequest& req) {
   return Invoke<v1::HeartbeatResponse>(
-      kRpcTimeout, [&](auto* ctx, auto* resp) { return stub_->Heartbeat(ctx, req, resp); });
+      kConnectWait, [&](auto* ctx, auto* resp) { return stub_->Heartbeat(ctx, req, resp); },
+      /*wait_for_ready=*/true);
 }
 
 absl::StatusOr<v1::AcquireTrialResponse> WorkerClient::AcquireTrial(
