@@ -94,6 +94,7 @@ class Daemon::GrpcProgressSink : public ProgressSink {
     }
     // Progress is advisory: a point lost while the controller is away only
     // delays pruning, so the trial goes on rather than stalling its child.
+    if (IsRetryable(resp.status())) daemon_->NoteControllerAway();
     Log(kWarn, "progress_dropped",
         {{"study", a_.study_name()}, {"trial", a_.number()}, {"step", step},
          {"code", CodeName(resp.status())}, {"message", std::string(resp.status().message())}});
@@ -194,6 +195,11 @@ bool Daemon::SleepWithinGrace(std::chrono::milliseconds d) {
   cv_.wait_until(lock, until,
                  [&] { return past_deadline() || reachable_epoch_ != epoch; });
   return !past_deadline();
+}
+
+void Daemon::NoteControllerAway() {
+  std::lock_guard<std::mutex> lock(mu_);
+  need_register_ = true;
 }
 
 void Daemon::NoteControllerBack() {
@@ -322,10 +328,7 @@ void Daemon::HeartbeatLoop() {
       backoff.Reset();
     } else {
       if (status.code() == absl::StatusCode::kNotFound || IsRetryable(status)) {
-        // The controller may have restarted (or forgotten us): say who we
-        // are again before the next heartbeat.
-        std::lock_guard<std::mutex> lock(mu_);
-        need_register_ = true;
+        NoteControllerAway();  // restarted, or it forgot us: say who we are again
       }
       wait = std::min(wait, backoff.Next());
       if (!failing || !IsRetryable(status)) {
@@ -365,10 +368,7 @@ void Daemon::SlotLoop(int slot) {
     if (!resp.ok() && stopping()) break;  // cancelled by Shutdown()
     if (!resp.ok()) {
       const absl::Status& s = resp.status();
-      if (s.code() == absl::StatusCode::kNotFound) {
-        std::lock_guard<std::mutex> lock(mu_);
-        need_register_ = true;
-      }
+      if (s.code() == absl::StatusCode::kNotFound || IsRetryable(s)) NoteControllerAway();
       std::chrono::milliseconds delay = backoff.Next();
       if (!failing) {
         Log(IsRetryable(s) ? kWarn : kError,
@@ -472,6 +472,7 @@ void Daemon::Deliver(const v1::TrialAssignment& a, const TrialOutcome& outcome) 
            {"code", CodeName(status)}, {"message", std::string(status.message())}});
       return;
     }
+    NoteControllerAway();
     std::chrono::milliseconds delay = backoff.Next();
     Log(kWarn, "result_pending",
         {{"study", a.study_name()}, {"trial", a.number()}, {"rpc", rpc},

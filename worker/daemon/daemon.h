@@ -92,6 +92,9 @@ class Daemon {
   // Sleeps up to `d`, ending early when the controller comes back, and never
   // past the shutdown deadline; returns false if that deadline has passed.
   bool SleepWithinGrace(std::chrono::milliseconds d);
+  // Any RPC saw the controller away: it may come back as a new process, so
+  // the heartbeat thread registers again (same id) before its next beat.
+  void NoteControllerAway();
   // Wakes every retry loop: the heartbeat got through after failures, so
   // pending results need not wait out their backoff.
   void NoteControllerBack();

@@ -223,6 +223,9 @@ TEST_F(DaemonTest, RunsTrialsAndReportsResults) {
     std::lock_guard<std::mutex> lock(fake.mu);
     return fake.completed.size() == 1 && fake.failed.size() == 2;
   }));
+  std::string worker_id = daemon_->worker_id();
+  Stop();  // while the fake still answers, so that shutdown is quick
+  EXPECT_EQ(worker_id, "w-1");
   std::lock_guard<std::mutex> lock(fake.mu);
   EXPECT_DOUBLE_EQ(fake.completed["lease-a"].value(), 25.0);
   EXPECT_EQ(fake.completed["lease-a"].result_json(), R"({"value":25.0})");
@@ -234,7 +237,6 @@ TEST_F(DaemonTest, RunsTrialsAndReportsResults) {
   EXPECT_EQ(fake.registrations[0].slots(), 2);
   EXPECT_THAT(fake.registrations[0].objective_types(), ElementsAre("builtin", "command"));
   EXPECT_THAT(fake.acquire_types, ElementsAre("builtin", "command"));
-  EXPECT_EQ(daemon_->worker_id(), "w-1");
 }
 
 TEST_F(DaemonTest, PruneKillsChildAndReportsNothingMore) {
@@ -290,6 +292,7 @@ TEST_F(DaemonTest, StaleLeaseResultIsDroppedNotRetried) {
     return fake.completed.count("lease-t") > 0;
   }));
   std::this_thread::sleep_for(300ms);
+  Stop();
   std::lock_guard<std::mutex> lock(fake.mu);
   EXPECT_EQ(fake.complete_calls, 2);
 }
@@ -312,8 +315,9 @@ TEST_F(DaemonTest, ResultWaitsForControllerRestartAndWorkerReregisters) {
   ASSERT_EQ(server2.port(), port);
   ASSERT_TRUE(WaitFor([&] {
     std::lock_guard<std::mutex> lock(restarted.mu);
-    return restarted.completed.count("lease-r") > 0;
+    return restarted.completed.count("lease-r") > 0 && !restarted.registrations.empty();
   }));
+  Stop();
   std::lock_guard<std::mutex> lock(restarted.mu);
   EXPECT_DOUBLE_EQ(restarted.completed["lease-r"].value(), 7.0);
   ASSERT_FALSE(restarted.registrations.empty());
@@ -376,6 +380,7 @@ TEST_F(DaemonTest, UnknownWorkerReregistersUnderSameId) {
     std::lock_guard<std::mutex> lock(fake.mu);
     return fake.registrations.size() >= 2;
   }));
+  Stop();
   std::lock_guard<std::mutex> lock(fake.mu);
   EXPECT_EQ(fake.registrations[0].worker_id(), "");
   EXPECT_EQ(fake.registrations[1].worker_id(), "w-1");
