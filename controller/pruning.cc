@@ -2,13 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/single_strategy.h"
-#if __has_include("tpe/pruner.h")
 #include "tpe/pruner.h"
-#define PEFTSEARCH_HAVE_TPE_PRUNERS 1
-#endif
 
 namespace peftsearch::controller {
-#ifdef PEFTSEARCH_HAVE_TPE_PRUNERS
 namespace {
 
 // Adapts a tpe::Pruner (median or ASHA) to the engine's history.
@@ -65,10 +61,7 @@ class TpePrunerAdapter final : public TrialPruner {
 
 }  // namespace
 
-#endif  // PEFTSEARCH_HAVE_TPE_PRUNERS
-
 std::unique_ptr<TrialPruner> NewTrialPruner(const StudySpec& spec) {
-#ifdef PEFTSEARCH_HAVE_TPE_PRUNERS
   const PrunerSpec& p = spec.pruner;
   if (p.type == "median") {
     return std::make_unique<TpePrunerAdapter>(
@@ -80,9 +73,6 @@ std::unique_ptr<TrialPruner> NewTrialPruner(const StudySpec& spec) {
                                         p.min_early_stopping_rate),
         "asha");
   }
-#else
-  (void)spec;
-#endif
   return nullptr;
 }
 

@@ -257,6 +257,41 @@ TEST_F(EngineTest, LongPollWakesWhenATrialAppears) {
   EXPECT_EQ((*b)->trial.number, 1);
 }
 
+TEST_F(EngineTest, MedianPrunerStopsABadTrial) {
+  ASSERT_TRUE(engine_->CreateStudy(Spec("pr", 4, 1,
+                                        R"(, "pruner": {"type": "median", "n_startup_trials": 2})"))
+                  .ok());
+  for (int i = 0; i < 2; ++i) {
+    Assignment a = Acquire(engine_.get());
+    for (int step = 1; step <= 3; ++step) {
+      auto action = engine_->ReportProgress(a.trial.lease_token, step, 1.0 + i, nullptr);
+      ASSERT_TRUE(action.ok()) << action.status();
+      EXPECT_EQ(*action, ProgressAction::kContinue);
+    }
+    ASSERT_TRUE(engine_->CompleteTrial(a.trial.lease_token, 1.0 + i, "").ok());
+  }
+  Assignment bad = Acquire(engine_.get());
+  auto action = engine_->ReportProgress(bad.trial.lease_token, 1, 50.0, nullptr);
+  ASSERT_TRUE(action.ok()) << action.status();
+  EXPECT_EQ(*action, ProgressAction::kPrune);
+  auto trial = engine_->GetTrial("pr", bad.trial.number);
+  ASSERT_TRUE(trial.ok());
+  EXPECT_EQ(trial->state, TrialState::kPruned);
+  EXPECT_EQ(trial->value, 50.0);  // a pruned trial keeps its last value, as in Optuna
+  EXPECT_NE(trial->message.find("median pruner at step 1"), std::string::npos) << trial->message;
+  // The worker's late CompleteTrial is refused; its FailTrial is a no-op.
+  EXPECT_EQ(engine_->CompleteTrial(bad.trial.lease_token, 1, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto failed = engine_->FailTrial(bad.trial.lease_token, "killed");
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(*failed, TrialState::kPruned);
+  // A good trial continues.
+  Assignment good = Acquire(engine_.get());
+  auto ok = engine_->ReportProgress(good.trial.lease_token, 1, 0.5, nullptr);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, ProgressAction::kContinue);
+}
+
 TEST_F(EngineTest, ObjectiveTypeFilter) {
   ASSERT_TRUE(engine_->CreateStudy(Spec("t", 1, 1)).ok());
   auto none = engine_->AcquireTrial("w", {"command"}, 0, nullptr);
