@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "tpe/fast_exp.h"
 #include "tpe/truncnorm.h"
 
 namespace peftsearch {
@@ -83,86 +84,161 @@ void Mixture::Sample(Rng* rng, int n, std::vector<std::vector<double>>* points) 
   }
 }
 
+namespace {
+
+// log sum_k exp(row[k]), -inf if every term is -inf.
+// Four independent accumulators let the compiler keep several exps in
+// flight (and vectorise); the sum order is fixed, so results do not depend
+// on the machine.
+double LogSumExp(const double* row, int n) {
+  double m0 = -kInf, m1 = -kInf;
+  int k = 0;
+  for (; k + 1 < n; k += 2) {
+    m0 = row[k] > m0 ? row[k] : m0;
+    m1 = row[k + 1] > m1 ? row[k + 1] : m1;
+  }
+  if (k < n) m0 = row[k] > m0 ? row[k] : m0;
+  const double m = m0 > m1 ? m0 : m1;
+  if (m == -kInf) return -kInf;
+  double s[4] = {0, 0, 0, 0};
+  k = 0;
+  for (; k + 3 < n; k += 4) {
+    s[0] += ExpNonPositive(row[k] - m);
+    s[1] += ExpNonPositive(row[k + 1] - m);
+    s[2] += ExpNonPositive(row[k + 2] - m);
+    s[3] += ExpNonPositive(row[k + 3] - m);
+  }
+  for (; k < n; ++k) s[0] += ExpNonPositive(row[k] - m);
+  return m + std::log((s[0] + s[1]) + (s[2] + s[3]));
+}
+
+// A kernel whose upper bound is this far below an exact term of the same
+// point adds < e^-50 relative per kernel: skipped, it changes nothing a
+// double can show (K <= 1e6 kernels).
+constexpr double kNegligible = 50.0;
+
+}  // namespace
+
 void Mixture::LogPdf(const std::vector<std::vector<double>>& points,
                      std::vector<double>* out) const {
   const int k_count = num_kernels();
   const size_t n = points.empty() ? 0 : points[0].size();
-  // acc[i * K + k] = log w_k + sum_d log p_kd(x_id)
-  std::vector<double> acc(n * k_count);
-  for (size_t i = 0; i < n; ++i) {
-    for (int k = 0; k < k_count; ++k) acc[i * k_count + k] = std::log(weights[k]);
-  }
-  std::vector<double> log_norm(k_count), inv_sigma(k_count), scratch(k_count);
+  out->assign(n, -kInf);
+  if (k_count == 0) return;
+
+  // Per-kernel constants, computed once for all points.
+  std::vector<double> log_w(k_count);
+  for (int k = 0; k < k_count; ++k) log_w[k] = std::log(weights[k]);
+  struct DimConsts {
+    std::vector<double> inv_sigma, offset;  // continuous: -log sigma - log(2pi)/2 - log mass
+    std::vector<double> log_norm;           // discrete: log mass over the domain
+    std::vector<std::vector<double>> log_probs;  // categorical: per choice, per kernel (lazy)
+  };
+  std::vector<DimConsts> consts(dims.size());
+  std::vector<size_t> continuous, discrete, categorical;
   for (size_t d = 0; d < dims.size(); ++d) {
     const MixtureDim& dim = dims[d];
     const ModelDomain& dom = dim.domain;
-    const std::vector<double>& xs = points[d];
+    DimConsts& c = consts[d];
     if (dom.type == ModelDomain::Type::kCategorical) {
-      for (size_t i = 0; i < n; ++i) {
-        const int c = static_cast<int>(xs[i]);
-        for (int k = 0; k < k_count; ++k) {
-          acc[i * k_count + k] += std::log(dim.probs[static_cast<size_t>(k) * dom.num_choices + c]);
-        }
-      }
+      categorical.push_back(d);
+      c.log_probs.resize(dom.num_choices);
       continue;
     }
-    // Each kernel's normalising mass over the domain depends only on the kernel.
+    c.inv_sigma.resize(k_count);
+    c.log_norm.resize(k_count);
     for (int k = 0; k < k_count; ++k) {
-      inv_sigma[k] = 1 / dim.sigma[k];
-      log_norm[k] = LogGaussMass((dom.low - dim.mu[k]) * inv_sigma[k],
-                                 (dom.high - dim.mu[k]) * inv_sigma[k]);
+      c.inv_sigma[k] = 1 / dim.sigma[k];
+      c.log_norm[k] = LogGaussMass((dom.low - dim.mu[k]) * c.inv_sigma[k],
+                                   (dom.high - dim.mu[k]) * c.inv_sigma[k]);
     }
     if (dom.type == ModelDomain::Type::kContinuous) {
+      continuous.push_back(d);
+      c.offset.resize(k_count);
       for (int k = 0; k < k_count; ++k) {
-        scratch[k] = -std::log(dim.sigma[k]) - kHalfLog2Pi - log_norm[k];
+        c.offset[k] = -std::log(dim.sigma[k]) - kHalfLog2Pi - c.log_norm[k];
       }
-      for (size_t i = 0; i < n; ++i) {
-        const double x = dom.ToModel(xs[i]);
-        double* row = &acc[i * k_count];
-        if (x < dom.low || x > dom.high) {
-          for (int k = 0; k < k_count; ++k) row[k] = -kInf;
-          continue;
-        }
-        for (int k = 0; k < k_count; ++k) {
-          const double z = (x - dim.mu[k]) * inv_sigma[k];
-          row[k] += scratch[k] - 0.5 * z * z;
-        }
-      }
-      continue;
-    }
-    // Discrete: the kernel's mass over the value's cell. Candidates repeat
-    // values, so each distinct value's masses are computed once (Optuna 4.5
-    // deduplicates the same way, PR #6202).
-    std::vector<std::pair<double, size_t>> order(n);
-    for (size_t i = 0; i < n; ++i) order[i] = {xs[i], i};
-    std::sort(order.begin(), order.end());
-    for (size_t j = 0; j < n; ++j) {
-      const size_t i = order[j].second;
-      if (j == 0 || order[j].first != order[j - 1].first) {
-        double lo, hi;
-        dom.Cell(xs[i], &lo, &hi);
-        for (int k = 0; k < k_count; ++k) {
-          scratch[k] = LogGaussMass((lo - dim.mu[k]) * inv_sigma[k],
-                                    (hi - dim.mu[k]) * inv_sigma[k]) -
-                       log_norm[k];
-        }
-      }
-      double* row = &acc[i * k_count];
-      for (int k = 0; k < k_count; ++k) row[k] += scratch[k];
+    } else {
+      discrete.push_back(d);
     }
   }
-  out->resize(n);
+
+  std::vector<double> row(k_count), bound(k_count);
+  std::vector<double> cell_lo(discrete.size()), cell_hi(discrete.size());
   for (size_t i = 0; i < n; ++i) {
-    const double* row = &acc[i * k_count];
-    double m = -kInf;
-    for (int k = 0; k < k_count; ++k) m = std::max(m, row[k]);
-    if (m == -kInf) {
-      (*out)[i] = -kInf;
+    // Exact and cheap: weights, continuous and categorical dimensions.
+    std::copy(log_w.begin(), log_w.end(), row.begin());
+    bool outside = false;
+    for (size_t d : continuous) {
+      const MixtureDim& dim = dims[d];
+      const DimConsts& c = consts[d];
+      const double x = dim.domain.ToModel(points[d][i]);
+      if (!(x >= dim.domain.low && x <= dim.domain.high)) outside = true;
+      const double* mu = dim.mu.data();
+      const double* inv = c.inv_sigma.data();
+      const double* off = c.offset.data();
+      for (int k = 0; k < k_count; ++k) {
+        const double z = (x - mu[k]) * inv[k];
+        row[k] += off[k] - 0.5 * z * z;
+      }
+    }
+    if (outside) continue;  // density 0 outside the domain
+    for (size_t d : categorical) {
+      const MixtureDim& dim = dims[d];
+      const int choice = static_cast<int>(points[d][i]);
+      std::vector<double>& lp = consts[d].log_probs[choice];
+      if (lp.empty()) {
+        lp.resize(k_count);
+        for (int k = 0; k < k_count; ++k) {
+          lp[k] = std::log(dim.probs[static_cast<size_t>(k) * dim.domain.num_choices + choice]);
+        }
+      }
+      for (int k = 0; k < k_count; ++k) row[k] += lp[k];
+    }
+    if (discrete.empty()) {
+      (*out)[i] = LogSumExp(row.data(), k_count);
       continue;
     }
-    double s = 0;
-    for (int k = 0; k < k_count; ++k) s += std::exp(row[k] - m);
-    (*out)[i] = m + std::log(s);
+    // Discrete dimensions: the kernel's mass over the value's cell costs two
+    // erfc. Far kernels are bounded first (mass <= Phi(-d) <= e^{-d^2/2}/2
+    // at z-distance d) and skipped when the bound cannot matter.
+    for (size_t j = 0; j < discrete.size(); ++j) {
+      dims[discrete[j]].domain.Cell(points[discrete[j]][i], &cell_lo[j], &cell_hi[j]);
+    }
+    auto exact = [&](int k) {
+      double v = row[k];
+      for (size_t j = 0; j < discrete.size(); ++j) {
+        const MixtureDim& dim = dims[discrete[j]];
+        const double inv = consts[discrete[j]].inv_sigma[k];
+        v += LogGaussMassFast((cell_lo[j] - dim.mu[k]) * inv, (cell_hi[j] - dim.mu[k]) * inv) -
+             consts[discrete[j]].log_norm[k];
+      }
+      return v;
+    };
+    int k_best = 0;
+    for (int k = 0; k < k_count; ++k) {
+      double b = row[k];
+      for (size_t j = 0; j < discrete.size(); ++j) {
+        const MixtureDim& dim = dims[discrete[j]];
+        const double inv = consts[discrete[j]].inv_sigma[k];
+        const double zlo = (cell_lo[j] - dim.mu[k]) * inv, zhi = (cell_hi[j] - dim.mu[k]) * inv;
+        const double dist = zlo > 0 ? zlo : (zhi < 0 ? -zhi : 0.0);
+        b += (dist > 0 ? -0.5 * dist * dist - 0.6931471805599453 : 0.0) -
+             consts[discrete[j]].log_norm[k];
+      }
+      bound[k] = b;
+      if (b > bound[k_best]) k_best = k;
+    }
+    const double anchor = exact(k_best);
+    const double threshold = anchor == -kInf ? -kInf : anchor - kNegligible;
+    for (int k = 0; k < k_count; ++k) {
+      if (k == k_best) {
+        bound[k] = anchor;
+      } else {
+        bound[k] = bound[k] < threshold ? -kInf : exact(k);
+      }
+    }
+    (*out)[i] = LogSumExp(bound.data(), k_count);
   }
 }
 

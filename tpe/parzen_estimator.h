@@ -28,6 +28,9 @@ struct ParzenOptions {
   // Neighbour rule of Optuna <= 4.8 (and hyperopt): the prior mean counts as
   // a neighbour. Optuna 4.9 dropped it (PR #6574).
   bool prior_as_neighbor = false;
+  // Merge kernels identical in every dimension (only when no dimension is
+  // continuous). Off only in tests that inspect kernels one by one.
+  bool merge_identical_kernels = true;
   // Observation weights, oldest first. REQUIRES: non-empty function.
   std::function<std::vector<double>(int)> weights;
 };
@@ -36,6 +39,8 @@ struct ParzenOptions {
 int DefaultGamma(int n);                   // min(ceil(0.1 n), 25)
 std::vector<double> DefaultWeights(int n);  // 1/n..1 ramp, newest 25 at 1
 
+// When no dimension is continuous, kernels identical in every dimension are
+// merged (weights summed): the same mixture with fewer kernels.
 // `dims` are the parameters of the (sub)space; observations[d][j] is the
 // value of dims[d] in the j-th observed trial, trials oldest first.
 // InvalidArgument if the weights function returns the wrong size or negative,

@@ -16,9 +16,11 @@ using testing::Cat;
 using testing::Float;
 using testing::Int;
 
-Mixture Build(const Distribution& d, std::vector<double> obs, bool multivariate = false) {
+Mixture Build(const Distribution& d, std::vector<double> obs, bool multivariate = false,
+              bool merge = false) {
   ParzenOptions o;
   o.weights = DefaultWeights;
+  o.merge_identical_kernels = merge;
   o.multivariate = multivariate;
   Mixture m;
   Status s = BuildParzenEstimator({d}, {obs}, o, &m);
@@ -117,6 +119,29 @@ TEST(ParzenEstimatorTest, MatchesOptuna31WithPriorAsNeighbour) {
   n.LogPdf(pts, &lp);
   const double want_n[] = {-1.5005283575, -2.0600261374, -2.0005589150, -2.3206806039, -2.4168459195, -1.9012458693, -2.7967062775, -3.1767776216, -3.2103703687, -3.3693055306};
   for (int i = 0; i < 10; ++i) EXPECT_NEAR(lp[i], want_n[i], 1e-8) << i;
+}
+
+TEST(ParzenEstimatorTest, MergingIdenticalKernelsKeepsTheDensity) {
+  std::vector<double> ints, cats;
+  for (int i = 0; i < 60; ++i) {
+    ints.push_back(1 + (i * 7) % 10);
+    cats.push_back((i * 5) % 4);
+  }
+  Mixture a = Build(Int("n", 1, 10).distribution, ints);
+  Mixture b = Build(Int("n", 1, 10).distribution, ints, false, /*merge=*/true);
+  EXPECT_LT(b.num_kernels(), 25);
+  std::vector<std::vector<double>> grid(1);
+  for (int v = 1; v <= 10; ++v) grid[0].push_back(v);
+  std::vector<double> la, lb;
+  a.LogPdf(grid, &la);
+  b.LogPdf(grid, &lb);
+  for (int i = 0; i < 10; ++i) EXPECT_NEAR(la[i], lb[i], 1e-12) << i;
+  Mixture c = Build(Cat("c", 4).distribution, cats);
+  Mixture d = Build(Cat("c", 4).distribution, cats, false, /*merge=*/true);
+  EXPECT_EQ(d.num_kernels(), 5);
+  c.LogPdf({{0, 1, 2, 3}}, &la);
+  d.LogPdf({{0, 1, 2, 3}}, &lb);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(la[i], lb[i], 1e-12) << i;
 }
 
 TEST(ParzenEstimatorTest, NoObservationsIsThePrior) {

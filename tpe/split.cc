@@ -51,15 +51,17 @@ Split SplitTrials(const UsableTrials& trials, int n_below, Direction direction) 
     (t->state == TrialState::kComplete ? complete : pruned).push_back(t);
   }
   // Stable sorts over number-ordered input: ties keep trial-number order.
-  std::sort(complete.begin(), complete.end(), ByNumber);
-  std::sort(pruned.begin(), pruned.end(), ByNumber);
+  // Sort by (key, trial number): ties keep trial-number order, as Optuna's
+  // stable sort over number-ordered trials. Keys are computed once.
   const double sign = direction == Direction::kMinimize ? 1.0 : -1.0;
-  std::stable_sort(complete.begin(), complete.end(), [sign](const Trial* a, const Trial* b) {
-    return sign * *a->value < sign * *b->value;
-  });
-  std::stable_sort(pruned.begin(), pruned.end(), [direction](const Trial* a, const Trial* b) {
-    return PrunedKey(*a, direction) < PrunedKey(*b, direction);
-  });
+  std::vector<std::pair<std::pair<double, int64_t>, const Trial*>> c_keys;
+  for (const Trial* t : complete) c_keys.push_back({{sign * *t->value, t->number}, t});
+  std::sort(c_keys.begin(), c_keys.end());
+  for (size_t i = 0; i < complete.size(); ++i) complete[i] = c_keys[i].second;
+  std::vector<std::pair<std::pair<std::pair<double, double>, int64_t>, const Trial*>> p_keys;
+  for (const Trial* t : pruned) p_keys.push_back({{PrunedKey(*t, direction), t->number}, t});
+  std::sort(p_keys.begin(), p_keys.end());
+  for (size_t i = 0; i < pruned.size(); ++i) pruned[i] = p_keys[i].second;
   const size_t want =
       static_cast<size_t>(std::clamp(n_below, 0, static_cast<int>(trials.finished.size())));
   Split split;

@@ -10,21 +10,34 @@ bool HasParam(const Trial& t, const ParamSpec& p) {
   return it != t.params.end() && Contains(p.distribution, it->second);
 }
 
-std::vector<int> IntersectionSpace(const SearchSpace& space, const std::vector<const Trial*>& trials) {
+namespace {
+
+HasParamFn OrDefault(const SearchSpace& space, const HasParamFn& has) {
+  if (has) return has;
+  return [&space](const Trial& t, int i) { return HasParam(t, space.params[i]); };
+}
+
+}  // namespace
+
+std::vector<int> IntersectionSpace(const SearchSpace& space, const std::vector<const Trial*>& trials,
+                                   const HasParamFn& has_fn) {
+  const HasParamFn has = OrDefault(space, has_fn);
   std::vector<int> out;
   if (trials.empty()) return out;
   for (int i = 0; i < static_cast<int>(space.params.size()); ++i) {
     const ParamSpec& p = space.params[i];
     if (IsSingle(p.distribution)) continue;
     bool everywhere = std::all_of(trials.begin(), trials.end(),
-                                  [&](const Trial* t) { return HasParam(*t, p); });
+                                  [&](const Trial* t) { return has(*t, i); });
     if (everywhere) out.push_back(i);
   }
   return out;
 }
 
 std::vector<std::vector<int>> GroupDecomposition(const SearchSpace& space,
-                                                 const std::vector<const Trial*>& trials) {
+                                                 const std::vector<const Trial*>& trials,
+                                                 const HasParamFn& has_fn) {
+  const HasParamFn has = OrDefault(space, has_fn);
   // Refine a partition with each trial's parameter set D: every group G
   // splits into G & D and G - D; names in D outside all groups form a group.
   std::vector<std::vector<int>> groups;
@@ -32,7 +45,7 @@ std::vector<std::vector<int>> GroupDecomposition(const SearchSpace& space,
   std::vector<char> in_d(p_count), grouped(p_count, 0);
   for (const Trial* t : trials) {
     for (int i = 0; i < p_count; ++i) {
-      in_d[i] = !IsSingle(space.params[i].distribution) && HasParam(*t, space.params[i]);
+      in_d[i] = !IsSingle(space.params[i].distribution) && has(*t, i);
     }
     std::vector<std::vector<int>> next;
     for (const std::vector<int>& g : groups) {

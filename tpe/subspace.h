@@ -7,6 +7,7 @@
 #ifndef PEFTSEARCH_TPE_SUBSPACE_H_
 #define PEFTSEARCH_TPE_SUBSPACE_H_
 
+#include <functional>
 #include <vector>
 
 #include "tpe/search_space.h"
@@ -19,14 +20,20 @@ namespace tpe {
 // distribution, e.g. after the space changed, counts as absent).
 bool HasParam(const Trial& t, const ParamSpec& p);
 
+// Whether a trial has parameter space.params[i]; HasParam by default, a
+// precomputed table in the sampler (string lookups are its hot spot at 10k).
+using HasParamFn = std::function<bool(const Trial&, int)>;
+
 // Indices into space.params, in space order; single-valued parameters are
 // left out (they are constants). No trials -> empty.
-std::vector<int> IntersectionSpace(const SearchSpace& space, const std::vector<const Trial*>& trials);
+std::vector<int> IntersectionSpace(const SearchSpace& space, const std::vector<const Trial*>& trials,
+                                   const HasParamFn& has = nullptr);
 
 // Groups of indices into space.params; each group in space order, groups
 // ordered by their first parameter. Single-valued parameters are left out.
 std::vector<std::vector<int>> GroupDecomposition(const SearchSpace& space,
-                                                 const std::vector<const Trial*>& trials);
+                                                 const std::vector<const Trial*>& trials,
+                                                 const HasParamFn& has = nullptr);
 
 }  // namespace tpe
 }  // namespace peftsearch

@@ -36,6 +36,16 @@ TEST(TruncNormTest, LogGaussMass) {
   EXPECT_EQ(LogGaussMass(1, 1), -INFINITY);
 }
 
+TEST(TruncNormTest, LogGaussMassFastAgreesWithLogGaussMass) {
+  const double edges[] = {-45, -39, -20, -8.4, -8.2, -3, -1, -0.01, 0, 0.01, 0.5, 2, 8.2, 8.4, 20, 39, 45};
+  for (double a : edges) {
+    for (double w : {1e-6, 1e-3, 0.1, 1.0, 5.0}) {
+      ExpectClose(LogGaussMassFast(a, a + w), LogGaussMass(a, a + w), 1e-11);
+    }
+  }
+  EXPECT_EQ(LogGaussMassFast(2, 2), -INFINITY);
+}
+
 TEST(TruncNormTest, NdtriExp) {
   ExpectClose(NdtriExp(-1e-10), 6.361340902411735, 1e-8);
   ExpectClose(NdtriExp(-0.1), 1.309617799458493);
