@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -184,42 +184,73 @@ absl::StatusOr<ChildResult> RunChild(const ChildOptions& options, const LineCall
   Fd read_end(pipe_fds[0]);
   Fd write_end(pipe_fds[1]);
 
-  // posix_spawn rather than a hand-written fork/exec: the daemon has gRPC
-  // threads, and posix_spawn does only async-signal-safe work between fork
-  // and exec. The child gets its own process group (so that a kill reaches
-  // the trainer's own children), a clean signal mask and default handlers
-  // (the daemon blocks SIGTERM in every thread; a blocked mask is inherited).
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_file.get(), 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t empty_mask, default_signals;
-  sigemptyset(&empty_mask);
-  posix_spawnattr_setsigmask(&attr, &empty_mask);
-  sigemptyset(&default_signals);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGQUIT}) {
-    sigaddset(&default_signals, sig);
-  }
-  posix_spawnattr_setsigdefault(&attr, &default_signals);
+  Fd dev_null(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (dev_null.get() < 0) return absl::InternalError("cannot open /dev/null: " + ErrnoText(errno));
+  // The child reports a failed exec through this pipe; a successful exec
+  // closes it (O_CLOEXEC), so the parent reads EOF.
+  int exec_fds[2];
+  if (pipe2(exec_fds, O_CLOEXEC) != 0) return absl::InternalError("pipe2: " + ErrnoText(errno));
+  Fd exec_read(exec_fds[0]);
+  Fd exec_write(exec_fds[1]);
 
+  // Everything the child needs is prepared here: between fork and exec only
+  // async-signal-safe calls are allowed (the daemon has gRPC threads that may
+  // hold malloc or other locks at the moment of fork).
   std::vector<std::string> argv_strings = options.argv;
   std::vector<std::string> env_strings = MergedEnvironment(options.extra_env);
   std::vector<char*> argv = CStrings(argv_strings);
   std::vector<char*> envp = CStrings(env_strings);
+  const char* path = program->c_str();
+  const pid_t parent = getpid();
+  sigset_t empty_mask;
+  sigemptyset(&empty_mask);
+  struct sigaction default_action;
+  std::memset(&default_action, 0, sizeof(default_action));
+  default_action.sa_handler = SIG_DFL;
+  const int in_fd = dev_null.get(), out_fd = write_end.get(), err_fd = err_file.get();
+  const int exec_fd = exec_write.get();
 
   const Clock::time_point start = Clock::now();
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, program->c_str(), &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    return absl::InternalError("cannot execute '" + *program + "': " + ErrnoText(rc));
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork: " + ErrnoText(errno));
+  if (pid == 0) {
+    // Own process group, so that one kill(-pgid) reaches the trainer's own
+    // children too.
+    setpgid(0, 0);
+    // If the daemon dies (even by SIGKILL) the trial must not run on as an
+    // orphan: its lease expires and the trial is retried elsewhere.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the daemon died before prctl
+    // The daemon blocks SIGTERM/SIGINT in every thread and ignores SIGPIPE;
+    // both would be inherited across exec.
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGQUIT}) {
+      sigaction(sig, &default_action, nullptr);
+    }
+    sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) {
+      int err = errno;
+      (void)!write(exec_fd, &err, sizeof(err));
+      _exit(127);
+    }
+    execve(path, argv.data(), envp.data());
+    int err = errno;
+    (void)!write(exec_fd, &err, sizeof(err));
+    _exit(127);
+  }
+  // Also from the parent: kill(-pid) must work even if we get there before
+  // the child ran setpgid (EACCES after its exec is harmless: it did).
+  setpgid(pid, pid);
+  exec_write.Reset();
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = read(exec_read.get(), &exec_errno, sizeof(exec_errno));
+  } while (got < 0 && errno == EINTR);
+  if (got == static_cast<ssize_t>(sizeof(exec_errno))) {
+    int ignored;
+    while (waitpid(pid, &ignored, 0) < 0 && errno == EINTR) {
+    }
+    return absl::InternalError("cannot execute '" + *program + "': " + ErrnoText(exec_errno));
   }
   // Our copy of the write end must go, or the pipe never reports EOF.
   write_end.Reset();

@@ -4,7 +4,8 @@
 // the whole group, SIGKILL after a grace period) when it runs past its
 // timeout, when the line callback asks for it, or when `should_stop` says so.
 // Processes the child leaves behind in its group are killed once it exits, so
-// no trial outlives its slot.
+// no trial outlives its slot; and the child gets SIGKILL if the daemon dies
+// (PR_SET_PDEATHSIG), so no trial outlives its worker either.
 //
 // Thread safety: RunChild may run on several threads at once (one per slot);
 // it waits only for its own pid.

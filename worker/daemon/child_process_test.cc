@@ -2,6 +2,8 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -156,6 +158,56 @@ TEST_F(ChildProcessTest, LeftoverGroupMembersAreKilled) {
     if (!gone) usleep(20000);
   }
   EXPECT_TRUE(gone);
+}
+
+// True once `pid` has exited (gone, or a zombie waiting for its reaper).
+bool ProcessGone(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  return paren == std::string::npos || stat.compare(paren + 2, 1, "Z") == 0;
+}
+
+TEST_F(ChildProcessTest, ChildDiesWithTheDaemon) {
+  // A stand-in daemon (a forked copy of this test) runs a long child and is
+  // SIGKILLed; the child must not live on as an orphan.
+  std::string pid_file = dir_ + "/child.pid";
+  ChildOptions o = Shell("echo $$ > " + pid_file + "; exec sleep 30");
+  pid_t daemon = fork();
+  ASSERT_GE(daemon, 0);
+  if (daemon == 0) {
+    RunChild(o, [](const std::string&) { return true; }, nullptr).IgnoreError();
+    _exit(0);
+  }
+  pid_t child = 0;
+  for (int i = 0; i < 250 && child == 0; ++i) {
+    std::string text = Slurp(pid_file);
+    if (!text.empty() && text.back() == '\n') child = std::stoi(text);
+    if (child == 0) usleep(20000);
+  }
+  ASSERT_NE(child, 0);
+  EXPECT_FALSE(ProcessGone(child));
+  kill(daemon, SIGKILL);
+  int status;
+  waitpid(daemon, &status, 0);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = ProcessGone(child);
+    if (!gone) usleep(20000);
+  }
+  EXPECT_TRUE(gone);
+  if (!gone) kill(child, SIGKILL);
+}
+
+TEST_F(ChildProcessTest, ExecFailureIsAnError) {
+  std::string not_a_program = dir_ + "/data.txt";
+  std::ofstream(not_a_program) << "\x01\x02 not an executable format\n";
+  chmod(not_a_program.c_str(), 0755);
+  ChildOptions o = Shell("");
+  o.argv = {not_a_program};
+  absl::StatusOr<ChildResult> r = Run(o);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("Exec format error"));
 }
 
 TEST_F(ChildProcessTest, StdinIsEmpty) {
