@@ -29,13 +29,6 @@ using peftsearch::daemon::EvalBuiltinOptions;
 using peftsearch::daemon::Log;
 using peftsearch::daemon::LogLevel;
 
-std::string SelfExe() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return "";
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 int RunDaemon(DaemonOptions options) {
   // Signals are taken by one thread with sigwait, so every other thread
   // (gRPC's included, created later) must have them blocked.
@@ -132,7 +125,9 @@ int main(int argc, char** argv) {
                  "information.\n";
     return 2;
   }
-  options.self_exe = SelfExe();
+  // Not the resolved path: in the child, /proc/self/exe is still this very
+  // binary even if a rebuild replaced the file on disk since we started.
+  options.self_exe = "/proc/self/exe";
   options.acquire_wait = std::chrono::milliseconds(acquire_wait_ms);
   options.kill_grace = std::chrono::milliseconds(kill_grace_ms);
   options.shutdown_grace = std::chrono::seconds(shutdown_grace_s);
