@@ -70,12 +70,14 @@ const Json& Table9() {
 absl::StatusOr<HybridConfig> ParseHybridConfig(const Json& strategy, const Json& objective) {
   const Json& table = Table9();
   HybridConfig config;
-  const std::set<std::string> known_keys = {"type", "n1", "n2", "methods", "step1", "step2",
-                                            "final", "tie_tolerance"};
+  const std::set<std::string> known_keys = {"type",  "n1",           "n2",
+                                            "methods", "step1",     "step2",
+                                            "final", "tie_tolerance", "step1_sampler"};
   for (auto it = strategy.begin(); it != strategy.end(); ++it) {
     if (!known_keys.count(it.key())) {
       return Bad(absl::StrCat("strategy.", it.key()),
-                 "unknown field (known: final, methods, n1, n2, step1, step2, tie_tolerance, type)");
+                 "unknown field (known: final, methods, n1, n2, step1, step1_sampler, step2, "
+                 "tie_tolerance, type)");
     }
   }
   for (auto [key, out] : std::vector<std::pair<const char*, int64_t*>>{{"n1", &config.n1},
@@ -92,6 +94,24 @@ absl::StatusOr<HybridConfig> ParseHybridConfig(const Json& strategy, const Json&
   if (auto it = strategy.find("final"); it != strategy.end()) {
     if (!it->is_boolean()) return Bad("strategy.final", "must be true or false");
     config.final_test = it->get<bool>();
+  }
+  if (auto it = strategy.find("step1_sampler"); it != strategy.end()) {
+    if (!it->is_object()) return Bad("strategy.step1_sampler", "must be an object of TPE settings");
+    for (auto s = it->begin(); s != it->end(); ++s) {
+      const std::string field = absl::StrCat("strategy.step1_sampler.", s.key());
+      if (s.key() == "multivariate" || s.key() == "group" || s.key() == "constant_liar" ||
+          s.key() == "consider_endpoints") {
+        if (!s->is_boolean()) return Bad(field, "must be true or false");
+      } else if (s.key() == "prior_weight") {
+        if (!s->is_number() || s->get<double>() <= 0) return Bad(field, "must be a number > 0");
+      } else if (s.key() == "n_ei_candidates" || s.key() == "n_startup_trials") {
+        if (!s->is_number_integer() || s->get<int64_t>() < 0) return Bad(field, "must be an integer >= 0");
+      } else {
+        return Bad(field, "unknown TPE setting (known: constant_liar, consider_endpoints, group, "
+                          "multivariate, n_ei_candidates, n_startup_trials, prior_weight)");
+      }
+      config.step1_sampler[s.key()] = *s;
+    }
   }
   if (auto it = strategy.find("tie_tolerance"); it != strategy.end()) {
     if (!it->is_number() || it->get<double>() < 0) {
@@ -319,6 +339,16 @@ absl::StatusOr<Json> HybridPeftStrategy::Sample(const std::vector<ParamDef>& spa
                                                 int phase) const {
   SamplerSpec sampler_spec = spec_.sampler;
   sampler_spec.seed = spec_.sampler.seed * 1000003ULL + static_cast<uint64_t>(phase);
+  if (phase == kStep1 && sampler_spec.type == "tpe") {
+    const Json& s = config_.step1_sampler;
+    sampler_spec.multivariate = s.value("multivariate", sampler_spec.multivariate);
+    sampler_spec.group = s.value("group", sampler_spec.group);
+    sampler_spec.constant_liar = s.value("constant_liar", sampler_spec.constant_liar);
+    sampler_spec.consider_endpoints = s.value("consider_endpoints", sampler_spec.consider_endpoints);
+    sampler_spec.prior_weight = s.value("prior_weight", sampler_spec.prior_weight);
+    sampler_spec.n_ei_candidates = s.value("n_ei_candidates", sampler_spec.n_ei_candidates);
+    sampler_spec.n_startup_trials = s.value("n_startup_trials", sampler_spec.n_startup_trials);
+  }
   const tpe::SearchSpace tpe_space = ToSearchSpace(space);
   auto sampler = NewSampler(sampler_spec, tpe_space);
   if (!sampler.ok()) return sampler.status();
