@@ -117,6 +117,88 @@ double LogSumExp(const double* row, int n) {
 // double can show (K <= 1e6 kernels).
 constexpr double kNegligible = 50.0;
 
+// One continuous dimension (univariate TPE, the default) with many kernels:
+// only kernels near the point can matter. Kernels are split into "wide"
+// (sigma above the 90th percentile, the prior among them), always summed,
+// and "narrow", sorted by mean. A narrow kernel farther than cap * W from x
+// (cap: the largest narrow sigma) has a term below base_max - W^2/2; W is
+// chosen so that this is below anchor - kNegligible, anchor being an exact
+// term of the same point. So the skipped kernels change nothing a double
+// shows, and the result equals the full sum.
+void LogPdf1dContinuous(const Mixture& mix, const std::vector<double>& xs, std::vector<double>* out) {
+  const MixtureDim& dim = mix.dims[0];
+  const ModelDomain& dom = dim.domain;
+  const int k_count = mix.num_kernels();
+  std::vector<double> base(k_count), inv(k_count);
+  for (int k = 0; k < k_count; ++k) {
+    inv[k] = 1 / dim.sigma[k];
+    base[k] = std::log(mix.weights[k]) - std::log(dim.sigma[k]) - kHalfLog2Pi -
+              LogGaussMass((dom.low - dim.mu[k]) * inv[k], (dom.high - dim.mu[k]) * inv[k]);
+  }
+  std::vector<double> sorted_sigma(dim.sigma);
+  const size_t q = sorted_sigma.size() * 9 / 10;
+  std::nth_element(sorted_sigma.begin(), sorted_sigma.begin() + q, sorted_sigma.end());
+  const double cap = sorted_sigma[q];
+  std::vector<std::pair<double, int>> narrow_sorted;
+  std::vector<int> wide;
+  for (int k = 0; k < k_count; ++k) {
+    if (dim.sigma[k] <= cap) {
+      narrow_sorted.push_back({dim.mu[k], k});
+    } else {
+      wide.push_back(k);
+    }
+  }
+  // The estimator emits 1-D kernels sorted by mean; sort only if not.
+  if (!std::is_sorted(narrow_sorted.begin(), narrow_sorted.end())) {
+    std::sort(narrow_sorted.begin(), narrow_sorted.end());
+  }
+  const size_t nn = narrow_sorted.size();
+  std::vector<double> nmu(nn), ninv(nn), nbase(nn);
+  double base_max = -kInf;
+  for (size_t j = 0; j < nn; ++j) {
+    const int k = narrow_sorted[j].second;
+    nmu[j] = dim.mu[k];
+    ninv[j] = inv[k];
+    nbase[j] = base[k];
+    base_max = std::max(base_max, base[k]);
+  }
+  std::vector<double> terms;
+  terms.reserve(k_count);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double x = dom.ToModel(xs[i]);
+    if (!(x >= dom.low && x <= dom.high)) {
+      (*out)[i] = -kInf;
+      continue;
+    }
+    terms.clear();
+    double anchor = -kInf;
+    for (int k : wide) {
+      const double z = (x - dim.mu[k]) * inv[k];
+      terms.push_back(base[k] - 0.5 * z * z);
+      anchor = std::max(anchor, terms.back());
+    }
+    const size_t pos = std::lower_bound(nmu.begin(), nmu.end(), x) - nmu.begin();
+    for (size_t j : {pos, pos - 1}) {
+      if (j < nn) {
+        const double z = (x - nmu[j]) * ninv[j];
+        anchor = std::max(anchor, nbase[j] - 0.5 * z * z);
+      }
+    }
+    size_t lo = 0, hi = nn;
+    if (anchor > -kInf) {
+      const double w2 = 2 * std::max(0.0, base_max - anchor + kNegligible);
+      const double half = cap * std::sqrt(w2);
+      lo = std::lower_bound(nmu.begin(), nmu.end(), x - half) - nmu.begin();
+      hi = std::upper_bound(nmu.begin(), nmu.end(), x + half) - nmu.begin();
+    }
+    for (size_t j = lo; j < hi; ++j) {
+      const double z = (x - nmu[j]) * ninv[j];
+      terms.push_back(nbase[j] - 0.5 * z * z);
+    }
+    (*out)[i] = LogSumExp(terms.data(), static_cast<int>(terms.size()));
+  }
+}
+
 }  // namespace
 
 void Mixture::LogPdf(const std::vector<std::vector<double>>& points,
@@ -125,6 +207,53 @@ void Mixture::LogPdf(const std::vector<std::vector<double>>& points,
   const size_t n = points.empty() ? 0 : points[0].size();
   out->assign(n, -kInf);
   if (k_count == 0) return;
+  if (dims.size() == 1 && dims[0].domain.type == ModelDomain::Type::kContinuous && k_count >= 64) {
+    LogPdf1dContinuous(*this, points[0], out);
+    return;
+  }
+  // Candidates drawn from a discrete or categorical l(x) repeat values; each
+  // distinct point is scored once.
+  bool any_discrete = false;
+  for (const MixtureDim& dim : dims) any_discrete |= dim.domain.type != ModelDomain::Type::kContinuous;
+  if (any_discrete && n > 1) {
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    auto less = [&](size_t a, size_t b) {
+      for (const std::vector<double>& col : points) {
+        if (col[a] != col[b]) return col[a] < col[b];
+      }
+      return a < b;
+    };
+    auto same = [&](size_t a, size_t b) {
+      for (const std::vector<double>& col : points) {
+        if (col[a] != col[b]) return false;
+      }
+      return true;
+    };
+    std::sort(order.begin(), order.end(), less);
+    std::vector<std::vector<double>> unique(dims.size());
+    std::vector<size_t> slot(n);
+    for (size_t j = 0; j < n; ++j) {
+      if (j == 0 || !same(order[j], order[j - 1])) {
+        for (size_t d = 0; d < dims.size(); ++d) unique[d].push_back(points[d][order[j]]);
+      }
+      slot[order[j]] = unique[0].size() - 1;
+    }
+    if (unique[0].size() < n) {
+      std::vector<double> unique_out;
+      LogPdfDistinct(unique, &unique_out);
+      for (size_t i = 0; i < n; ++i) (*out)[i] = unique_out[slot[i]];
+      return;
+    }
+  }
+  LogPdfDistinct(points, out);
+}
+
+void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
+                             std::vector<double>* out) const {
+  const int k_count = num_kernels();
+  const size_t n = points.empty() ? 0 : points[0].size();
+  out->assign(n, -kInf);
 
   // Per-kernel constants, computed once for all points.
   std::vector<double> log_w(k_count);

@@ -55,6 +55,11 @@ class Mixture {
   // log density of each point (layout as Sample's). For log parameters the
   // density is in ln space, without the 1/x Jacobian: it cancels in l/g.
   void LogPdf(const std::vector<std::vector<double>>& points, std::vector<double>* out) const;
+
+ private:
+  // LogPdf for points known to be distinct (or not worth deduplicating).
+  void LogPdfDistinct(const std::vector<std::vector<double>>& points,
+                      std::vector<double>* out) const;
 };
 
 }  // namespace tpe

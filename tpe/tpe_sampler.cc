@@ -4,6 +4,7 @@
 // take the argmax. Multivariate mode samples the intersection space (or each
 // group) jointly and the remaining parameters one by one, as Optuna's
 // sample_relative / sample_independent.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -43,12 +44,23 @@ uint64_t HashNames(const SearchSpace& space, const std::vector<int>& idx) {
 class ValueTable {
  public:
   ValueTable(const SearchSpace& space, const UsableTrials& usable) : width_(space.params.size()) {
+    // Walk each trial's (sorted) map alongside the names sorted once: a
+    // merge join, no tree lookups.
+    std::vector<int> by_name(width_);
+    for (size_t i = 0; i < width_; ++i) by_name[i] = static_cast<int>(i);
+    std::sort(by_name.begin(), by_name.end(),
+              [&](int a, int b) { return space.params[a].name < space.params[b].name; });
     for (const auto* list : {&usable.finished, &usable.running}) {
       for (const Trial* t : *list) {
-        row_[t] = values_.size() / width_;
-        for (const ParamSpec& p : space.params) {
-          values_.push_back(HasParam(*t, p) ? t->params.at(p.name)
-                                            : std::numeric_limits<double>::quiet_NaN());
+        const size_t base = values_.size();
+        row_[t] = base / width_;
+        values_.resize(base + width_, std::numeric_limits<double>::quiet_NaN());
+        auto it = t->params.begin();
+        for (int i : by_name) {
+          const ParamSpec& p = space.params[i];
+          while (it != t->params.end() && it->first < p.name) ++it;
+          if (it == t->params.end()) break;
+          if (it->first == p.name && Contains(p.distribution, it->second)) values_[base + i] = it->second;
         }
       }
     }

@@ -79,7 +79,7 @@ void WriteHistory(const std::string& path, const SearchSpace& space, const std::
   std::fclose(f);
 }
 
-int Run(const std::vector<int>& sizes, const std::string& history_dir, int reps) {
+int Run(const std::vector<int>& sizes, const std::string& history_dir, int reps, const std::string& modes) {
   const SearchSpace space = Mixed10();
   for (int n : sizes) {
     const std::vector<Trial> history = History(space, n);
@@ -87,6 +87,7 @@ int Run(const std::vector<int>& sizes, const std::string& history_dir, int reps)
       WriteHistory(history_dir + "/history_" + std::to_string(n) + ".txt", space, history);
     }
     for (bool multivariate : {false, true}) {
+      if (modes != "both" && modes != (multivariate ? "multivariate" : "independent")) continue;
       TpeOptions o;
       o.seed = 7;
       o.multivariate = multivariate;
@@ -134,9 +135,11 @@ int main(int argc, char** argv) {
   std::vector<int> sizes = {100, 1000, 10000};
   std::string history_dir;
   int reps = 21;
+  std::string modes = "both";
   app.add_option("--sizes", sizes, "completed trials in the history");
   app.add_option("--history_dir", history_dir, "write each history here for the Optuna driver");
   app.add_option("--reps", reps, "timed suggestions per configuration (half at 10k)");
+  app.add_option("--modes", modes, "independent, multivariate or both");
   CLI11_PARSE(app, argc, argv);
-  return peftsearch::tpe::Run(sizes, history_dir, reps);
+  return peftsearch::tpe::Run(sizes, history_dir, reps, modes);
 }

@@ -31,7 +31,9 @@ def main():
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--scan", choices=sorted(vim_ref.SCANS), default="loop")
     a = ap.parse_args()
+    vim_ref.SCAN = vim_ref.SCANS[a.scan]
     torch.set_num_threads(a.threads)
     p, cfg = vim_ref.load_model(a.weights)
     inp = st_io.load(a.input)[0]
@@ -51,9 +53,9 @@ def main():
         loss_v = loss.item()
     norms = {k: params[k].grad.norm().item() for k in
              ("cls_token", "layers.0.mixer.A_log", "layers.0.mixer.x_proj_b.weight", "patch_embed.proj.weight")}
-    print(json.dumps({"step_s": statistics.median(times), "peak_rss_mb": peak_rss_mb(),
+    print(json.dumps({"step_s": statistics.median(times), "min_s": min(times), "peak_rss_mb": peak_rss_mb(),
                       "base_rss_mb": base_rss, "loss": loss_v, "grad_norms": norms,
-                      "threads": torch.get_num_threads()}))
+                      "threads": torch.get_num_threads(), "scan": a.scan}))
 
 
 if __name__ == "__main__":
