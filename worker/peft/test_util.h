@@ -1,0 +1,105 @@
+// Shared helpers of the worker/peft tests: a tiny seeded Vim and a one-step
+// AdamW training helper. Test-only.
+#ifndef PEFTSEARCH_WORKER_PEFT_TEST_UTIL_H_
+#define PEFTSEARCH_WORKER_PEFT_TEST_UTIL_H_
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+
+#include "worker/model/model_init.h"
+#include "worker/model/vim_config.h"
+#include "worker/model/vim_model.h"
+#include "worker/peft/peft.h"
+
+namespace peftsearch {
+namespace peft {
+namespace testing {
+
+// A Vim small enough for hundreds of forwards: 16x16 images, 8x8 patches
+// (4 patches + CLS), D = 16 (d = 32, dt_rank 1), d_state 4, `depth` layers.
+// No drop path, so train and eval differ only in adapter dropout.
+inline model::VimConfig TinyConfig(int64_t depth = 2) {
+  model::VimConfig c;
+  c.img_size = 16;
+  c.patch_size = 8;
+  c.stride = 8;
+  c.in_chans = 3;
+  c.embed_dim = 16;
+  c.depth = depth;
+  c.d_state = 4;
+  c.num_classes = 0;
+  c.drop_path_rate = 0.0;
+  return c;
+}
+
+// A frozen, seeded backbone (official init schemes, model_init.h).
+inline model::VisionMamba TinyBackbone(int64_t depth = 2, uint64_t seed = 7) {
+  model::VisionMamba m(TinyConfig(depth));
+  model::InitVim(m.get(), seed);
+  for (auto& p : m->parameters()) p.set_requires_grad(false);
+  m->eval();
+  return m;
+}
+
+inline torch::Tensor Images(int64_t batch = 2, uint64_t seed = 11) {
+  torch::manual_seed(seed);
+  return torch::randn({batch, 3, 16, 16});
+}
+
+inline std::map<std::string, torch::Tensor> Snapshot(const torch::nn::Module& m) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& item : m.named_parameters()) out[item.key()] = item.value().detach().clone();
+  return out;
+}
+
+inline std::map<std::string, torch::Tensor> Snapshot(const PeftInstance& p) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [name, t] : p.named_parameters) out[name] = t.detach().clone();
+  return out;
+}
+
+// A head with random (non-zero) weights. The recipe's head is zero-initialised
+// (mmpretrain Constant(0)), which makes the first step's gradient reach the
+// head only; a random head lets one step exercise each method's gradient path.
+inline torch::nn::Linear RandomHead(int64_t dim, int64_t classes, uint64_t seed = 5) {
+  torch::manual_seed(seed);
+  torch::nn::Linear head(dim, classes);
+  return head;
+}
+
+// One AdamW step on cross-entropy over the PEFT groups and the head, in
+// training mode. Returns the loss.
+inline double TrainOneStep(model::VisionMamba backbone, PeftInstance* peft,
+                           torch::nn::Linear head, const torch::Tensor& images,
+                           const torch::Tensor& labels) {
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (const ParamGroup& g : peft->groups) {
+    auto opts = std::make_unique<torch::optim::AdamWOptions>(g.lr);
+    opts->weight_decay(g.weight_decay);
+    groups.emplace_back(g.params, std::move(opts));
+  }
+  {
+    auto opts = std::make_unique<torch::optim::AdamWOptions>(1e-3);
+    opts->weight_decay(1e-4);
+    groups.emplace_back(head->parameters(), std::move(opts));
+  }
+  torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(1e-3));
+  backbone->train();
+  head->train();
+  torch::Tensor logits = head->forward(backbone->ForwardFeatures(images, peft->extension.get()));
+  torch::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
+  opt.zero_grad();
+  loss.backward();
+  opt.step();
+  backbone->eval();
+  head->eval();
+  return loss.item<double>();
+}
+
+}  // namespace testing
+}  // namespace peft
+}  // namespace peftsearch
+
+#endif  // PEFTSEARCH_WORKER_PEFT_TEST_UTIL_H_
