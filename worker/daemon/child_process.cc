@@ -94,6 +94,14 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
+// dup2 for the child, between fork and exec (async-signal-safe). When the
+// daemon was started with 0, 1 or 2 closed, our descriptor may already sit
+// on the target number; dup2 would then keep its close-on-exec flag.
+bool MoveFd(int from, int to) {
+  if (from == to) return fcntl(to, F_SETFD, 0) == 0;
+  return dup2(from, to) == to;
+}
+
 // Reaps `pid` if it has ended; returns true and fills status if so.
 bool TryReap(pid_t pid, int* status) {
   for (;;) {
@@ -227,7 +235,7 @@ absl::StatusOr<ChildResult> RunChild(const ChildOptions& options, const LineCall
       sigaction(sig, &default_action, nullptr);
     }
     sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
-    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) {
+    if (!MoveFd(in_fd, 0) || !MoveFd(out_fd, 1) || !MoveFd(err_fd, 2)) {
       int err = errno;
       (void)!write(exec_fd, &err, sizeof(err));
       _exit(127);

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "worker/daemon/log.h"
 
 namespace peftsearch::daemon {
@@ -49,12 +51,12 @@ TrialSpec ToTrialSpec(const v1::TrialAssignment& a) {
   return t;
 }
 
-const char* ObjectiveTypeOf(const std::string& objective_json) {
-  // For logs only; the runner does the real parsing.
-  if (objective_json.find("\"builtin\"") != std::string::npos) return "builtin";
-  if (objective_json.find("\"command\"") != std::string::npos) return "command";
-  if (objective_json.find("\"peft_vim\"") != std::string::npos) return "peft_vim";
-  return "other";
+// For the trial_started line; the runner validates the objective itself.
+std::string ObjectiveTypeOf(const std::string& objective_json) {
+  nlohmann::json j = nlohmann::json::parse(objective_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return "invalid";
+  auto type = j.find("type");
+  return type != j.end() && type->is_string() ? type->get<std::string>() : "invalid";
 }
 
 }  // namespace
