@@ -322,7 +322,9 @@ void Daemon::HeartbeatLoop() {
       }
     }
     if (status.ok()) {
-      if (failing) {
+      // need_register: some other RPC saw the controller away, even if this
+      // thread's (wait-for-ready) heartbeat rode out the outage.
+      if (failing || need_register) {
         Log(kInfo, "controller_reachable", {{"rpc", "Heartbeat"}});
         NoteControllerBack();
       }
