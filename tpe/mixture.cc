@@ -261,6 +261,11 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
   struct DimConsts {
     std::vector<double> inv_sigma, offset;  // continuous: -log sigma - log(2pi)/2 - log mass
     std::vector<double> log_norm;           // discrete: log mass over the domain
+    // Discrete: kernels sharing (mu, sigma) in this dimension share their
+    // cell masses; many do (observations repeat grid values, and the Scott
+    // bandwidth gives every observation the same sigma).
+    std::vector<int> kernel_class;
+    int num_classes = 0;
     std::vector<std::vector<double>> log_probs;  // categorical: per choice, per kernel (lazy)
   };
   std::vector<DimConsts> consts(dims.size());
@@ -289,11 +294,21 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       }
     } else {
       discrete.push_back(d);
+      std::vector<std::pair<std::pair<double, double>, int>> by_kernel(k_count);
+      for (int k = 0; k < k_count; ++k) by_kernel[k] = {{dim.mu[k], dim.sigma[k]}, k};
+      std::sort(by_kernel.begin(), by_kernel.end());
+      c.kernel_class.resize(k_count);
+      for (int i = 0; i < k_count; ++i) {
+        if (i == 0 || by_kernel[i].first != by_kernel[i - 1].first) ++c.num_classes;
+        c.kernel_class[by_kernel[i].second] = c.num_classes - 1;
+      }
     }
   }
 
   std::vector<double> row(k_count), bound(k_count);
   std::vector<double> cell_lo(discrete.size()), cell_hi(discrete.size());
+  std::vector<std::vector<double>> class_mass(discrete.size());
+  constexpr double kNotYet = 1.0;  // log masses are <= 0, so 1 marks "not computed"
   for (size_t i = 0; i < n; ++i) {
     // Exact and cheap: weights, continuous and categorical dimensions.
     std::copy(log_w.begin(), log_w.end(), row.begin());
@@ -334,13 +349,22 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
     for (size_t j = 0; j < discrete.size(); ++j) {
       dims[discrete[j]].domain.Cell(points[discrete[j]][i], &cell_lo[j], &cell_hi[j]);
     }
+    // Per point, each (mu, sigma) class's cell mass is computed at most once.
+    for (size_t j = 0; j < discrete.size(); ++j) {
+      class_mass[j].assign(consts[discrete[j]].num_classes, kNotYet);
+    }
     auto exact = [&](int k) {
       double v = row[k];
       for (size_t j = 0; j < discrete.size(); ++j) {
-        const MixtureDim& dim = dims[discrete[j]];
-        const double inv = consts[discrete[j]].inv_sigma[k];
-        v += LogGaussMassFast((cell_lo[j] - dim.mu[k]) * inv, (cell_hi[j] - dim.mu[k]) * inv) -
-             consts[discrete[j]].log_norm[k];
+        const DimConsts& c = consts[discrete[j]];
+        double& mass = class_mass[j][c.kernel_class[k]];
+        if (mass == kNotYet) {
+          const MixtureDim& dim = dims[discrete[j]];
+          const double inv = c.inv_sigma[k];
+          mass = LogGaussMassFast((cell_lo[j] - dim.mu[k]) * inv, (cell_hi[j] - dim.mu[k]) * inv) -
+                 c.log_norm[k];
+        }
+        v += mass;
       }
       return v;
     };
