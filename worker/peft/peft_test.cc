@@ -329,53 +329,11 @@ TEST(PerMethod, AdditionalScanCopiesAAndIsInertWithZeroRows) {
   EXPECT_EQ(no_decay_groups, 1);
 }
 
-// After one optimizer step only the method's parameters (and the head)
-// changed; the backbone is bit-for-bit untouched and got no gradient.
-void ExpectOnlyPeftAndHeadChange(const json& combination, uint64_t seed) {
-  model::VisionMamba backbone = TinyBackbone();
-  auto before_backbone = Snapshot(*backbone);
-  torch::manual_seed(seed);
-  auto p = CreatePeft(combination, backbone, PeftDefaults());
-  ASSERT_TRUE(p.ok()) << p.status();
-  auto before_peft = Snapshot(*p);
-  torch::nn::Linear head = testing::RandomHead(16, 3);
-  Tensor head_before = head->weight.detach().clone();
-  const double loss = testing::TrainOneStep(backbone, &*p, head, Images(),
-                                            torch::tensor({0L, 2L}));
-  EXPECT_TRUE(std::isfinite(loss)) << combination.dump();
-  for (const auto& item : backbone->named_parameters()) {
-    EXPECT_TRUE(torch::equal(item.value(), before_backbone.at(item.key())))
-        << combination.dump() << " changed backbone " << item.key();
-    EXPECT_FALSE(item.value().grad().defined()) << item.key();
-  }
-  EXPECT_FALSE(torch::equal(head->weight, head_before)) << combination.dump();
-  // Every method of the combination moved.
-  for (auto it = p->resolved.begin(); it != p->resolved.end(); ++it) {
-    bool moved = false, got_grad = false;
-    for (const ParamGroup& g : p->groups) {
-      if (g.method != it.key()) continue;
-      for (const Tensor& t : g.params) {
-        got_grad = got_grad || (t.grad().defined() && t.grad().abs().max().item<float>() > 0);
-      }
-    }
-    for (const auto& [name, t] : p->named_parameters) {
-      bool mine = false;
-      for (const ParamGroup& g : p->groups) {
-        if (g.method != it.key()) continue;
-        for (const Tensor& q : g.params) mine = mine || q.is_same(t);
-      }
-      if (mine && !torch::equal(t, before_peft.at(name))) moved = true;
-    }
-    EXPECT_TRUE(got_grad) << it.key() << " got no gradient in " << combination.dump();
-    EXPECT_TRUE(moved) << it.key() << " did not change in " << combination.dump();
-  }
-}
-
 TEST(PerMethod, OneStepChangesOnlyTheMethodAndTheHead) {
   uint64_t seed = 1;
   for (const std::string& m : MethodNames()) {
     SCOPED_TRACE(m);
-    ExpectOnlyPeftAndHeadChange(json{{m, json::object()}}, seed++);
+    testing::ExpectOnlyPeftAndHeadChange(json{{m, json::object()}}, seed++);
   }
 }
 
@@ -404,7 +362,7 @@ TEST(AllTwenty, ZeroInitPartsAreInertAndEveryMethodTrains) {
         << "train=" << train;
   }
   backbone->eval();
-  ExpectOnlyPeftAndHeadChange(AllTwenty(), 99);
+  testing::ExpectOnlyPeftAndHeadChange(AllTwenty(), 99);
 }
 
 TEST(Baselines, LinearProbingAndFull) {

@@ -3,8 +3,10 @@
 #ifndef PEFTSEARCH_WORKER_PEFT_TEST_UTIL_H_
 #define PEFTSEARCH_WORKER_PEFT_TEST_UTIL_H_
 
+#include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <map>
 #include <string>
 
@@ -96,6 +98,48 @@ inline double TrainOneStep(model::VisionMamba backbone, PeftInstance* peft,
   backbone->eval();
   head->eval();
   return loss.item<double>();
+}
+
+// After one optimizer step only the method's parameters (and the head)
+// changed; the backbone is bit-for-bit untouched and got no gradient.
+inline void ExpectOnlyPeftAndHeadChange(const nlohmann::json& combination, uint64_t seed) {
+  model::VisionMamba backbone = TinyBackbone();
+  auto before_backbone = Snapshot(*backbone);
+  torch::manual_seed(seed);
+  auto p = CreatePeft(combination, backbone, PeftDefaults());
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto before_peft = Snapshot(*p);
+  torch::nn::Linear head = RandomHead(16, 3);
+  torch::Tensor head_before = head->weight.detach().clone();
+  const double loss = TrainOneStep(backbone, &*p, head, Images(),
+                                            torch::tensor({0L, 2L}));
+  EXPECT_TRUE(std::isfinite(loss)) << combination.dump();
+  for (const auto& item : backbone->named_parameters()) {
+    EXPECT_TRUE(torch::equal(item.value(), before_backbone.at(item.key())))
+        << combination.dump() << " changed backbone " << item.key();
+    EXPECT_FALSE(item.value().grad().defined()) << item.key();
+  }
+  EXPECT_FALSE(torch::equal(head->weight, head_before)) << combination.dump();
+  // Every method of the combination moved.
+  for (auto it = p->resolved.begin(); it != p->resolved.end(); ++it) {
+    bool moved = false, got_grad = false;
+    for (const ParamGroup& g : p->groups) {
+      if (g.method != it.key()) continue;
+      for (const torch::Tensor& t : g.params) {
+        got_grad = got_grad || (t.grad().defined() && t.grad().abs().max().item<float>() > 0);
+      }
+    }
+    for (const auto& [name, t] : p->named_parameters) {
+      bool mine = false;
+      for (const ParamGroup& g : p->groups) {
+        if (g.method != it.key()) continue;
+        for (const torch::Tensor& q : g.params) mine = mine || q.is_same(t);
+      }
+      if (mine && !torch::equal(t, before_peft.at(name))) moved = true;
+    }
+    EXPECT_TRUE(got_grad) << it.key() << " got no gradient in " << combination.dump();
+    EXPECT_TRUE(moved) << it.key() << " did not change in " << combination.dump();
+  }
 }
 
 }  // namespace testing
