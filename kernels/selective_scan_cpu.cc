@@ -63,39 +63,178 @@ inline T DeltaAt(const SelectiveScanParams& p, const Row<T>& r, int64_t t) {
   return p.delta_softplus ? Softplus(dt) : dt;
 }
 
+// One (batch, channel) row of the forward. Inlined into the ISA clones below.
+template <typename T>
+inline __attribute__((always_inline)) void FwdRow(const SelectiveScanParams& p, int64_t b,
+                                                  int64_t d, T* __restrict hp) {
+  const int64_t N = p.dstate;
+  const int64_t L = p.seqlen;
+  const Row<T> r = MakeRow<T>(p, b, d);
+  T* out = static_cast<T*>(p.out_ptr) + b * p.out_batch_stride + d * p.out_dim_stride;
+  std::fill(hp, hp + N, T(0));
+  const T* __restrict A = r.A;
+  for (int64_t t = 0; t < L; ++t) {
+    const T dt = DeltaAt(p, r, t);
+    const T dtu = dt * r.u[t];
+    const T* __restrict Bt = r.B + t * p.B_time_stride;
+    const T* __restrict Ct = r.C + t * p.C_time_stride;
+    T y = 0;
+#pragma omp simd reduction(+ : y)
+    for (int64_t n = 0; n < N; ++n) {
+      const T hn = std::exp(dt * A[n]) * hp[n] + dtu * Bt[n];
+      hp[n] = hn;
+      y += hn * Ct[n];
+    }
+    T o = y + r.D * r.u[t];
+    if (r.z != nullptr) o *= r.z[t] * Sigmoid(r.z[t]);
+    out[t] = o;
+  }
+}
+
+// Scratch of one backward row: hs[(t+1)*N + n] = h_t[n] with hs[0..N) = 0,
+// as[t*N + n] = exp(dt_t * A[n]).
+template <typename T>
+struct BwdScratch {
+  explicit BwdScratch(int64_t L, int64_t N)
+      : hs((L + 1) * N), as(L * N), dts(L), raw(L), dh(N), dA(N) {}
+  std::vector<T> hs, as, dts, raw, dh, dA;
+};
+
+// One (batch, channel) row of the backward; accumulates into the block's
+// dB/dC partial sums and writes the row's du, ddelta, dz, dA, dD, dbias.
+template <typename T>
+inline __attribute__((always_inline)) void BwdRow(const SelectiveScanBwdParams& p, int64_t b,
+                                                  int64_t d, T* __restrict dB,
+                                                  T* __restrict dC, BwdScratch<T>* s) {
+  const int64_t N = p.dstate;
+  const int64_t L = p.seqlen;
+  const Row<T> r = MakeRow<T>(p, b, d);
+  const T* __restrict A = r.A;
+  const T* dout = static_cast<const T*>(p.dout_ptr) + b * p.dout_batch_stride +
+                  d * p.dout_dim_stride;
+  const int64_t row = (b * p.dim + d) * L;
+  T* du = static_cast<T*>(p.du_ptr) + row;
+  T* ddelta = static_cast<T*>(p.ddelta_ptr) + row;
+  T* dz = p.z_ptr == nullptr ? nullptr : static_cast<T*>(p.dz_ptr) + row;
+  T* hs = s->hs.data();
+  T* as = s->as.data();
+  T* dts = s->dts.data();
+  T* raw = s->raw.data();
+
+  // Recompute the forward states.
+  std::fill(hs, hs + N, T(0));
+  for (int64_t t = 0; t < L; ++t) {
+    raw[t] = r.delta[t] + r.bias;
+    const T dt = p.delta_softplus ? Softplus(raw[t]) : raw[t];
+    dts[t] = dt;
+    const T dtu = dt * r.u[t];
+    const T* __restrict Bt = r.B + t * p.B_time_stride;
+    const T* __restrict hprev = hs + t * N;
+    T* __restrict hcur = hs + (t + 1) * N;
+    T* __restrict at = as + t * N;
+#pragma omp simd
+    for (int64_t n = 0; n < N; ++n) {
+      const T a = std::exp(dt * A[n]);
+      at[n] = a;
+      hcur[n] = a * hprev[n] + dtu * Bt[n];
+    }
+  }
+
+  // Reverse sweep: dh carries dLoss/dh_t backwards through h_t = a_t h_{t-1} + ...
+  T* __restrict dhp = s->dh.data();
+  T* __restrict dAp = s->dA.data();
+  std::fill(dhp, dhp + N, T(0));
+  std::fill(dAp, dAp + N, T(0));
+  T dD = 0, dbias = 0;
+  for (int64_t t = L - 1; t >= 0; --t) {
+    const T* __restrict Bt = r.B + t * p.B_time_stride;
+    const T* __restrict Ct = r.C + t * p.C_time_stride;
+    const T* __restrict hcur = hs + (t + 1) * N;
+    const T* __restrict hprev = hs + t * N;
+    const T* __restrict at = as + t * N;
+    T* __restrict dBt = dB + t * N;
+    T* __restrict dCt = dC + t * N;
+    const T u = r.u[t];
+    const T dt = dts[t];
+    T dy = dout[t];
+    if (r.z != nullptr) {
+      T y = 0;
+#pragma omp simd reduction(+ : y)
+      for (int64_t n = 0; n < N; ++n) y += hcur[n] * Ct[n];
+      const T o = y + r.D * u;
+      const T zt = r.z[t];
+      const T sz = Sigmoid(zt);
+      dz[t] = dy * o * sz * (T(1) + zt * (T(1) - sz));
+      dy *= zt * sz;
+    }
+    dD += dy * u;
+    T dut = dy * r.D;
+    T ddt = 0;
+    const T dtu = dt * u;
+#pragma omp simd reduction(+ : ddt, dut)
+    for (int64_t n = 0; n < N; ++n) {
+      const T g = dhp[n] + dy * Ct[n];
+      dCt[n] += dy * hcur[n];
+      const T ah = at[n] * hprev[n];
+      ddt += g * (A[n] * ah + Bt[n] * u);
+      dAp[n] += g * dt * ah;
+      dBt[n] += g * dtu;
+      dut += g * dt * Bt[n];
+      dhp[n] = g * at[n];
+    }
+    if (p.delta_softplus && raw[t] <= T(20)) ddt *= Sigmoid(raw[t]);
+    ddelta[t] = ddt;
+    dbias += ddt;
+    du[t] = dut;
+  }
+  T* dA_out = static_cast<T*>(p.dA_part_ptr) + (b * p.dim + d) * N;
+  std::copy(dAp, dAp + N, dA_out);
+  if (p.D_ptr != nullptr) static_cast<T*>(p.dD_part_ptr)[b * p.dim + d] = dD;
+  if (p.delta_bias_ptr != nullptr) static_cast<T*>(p.ddelta_bias_part_ptr)[b * p.dim + d] = dbias;
+}
+
+// ISA clones (GCC function multi-versioning): the AVX2 version uses glibc's
+// 8-wide expf, the default one the SSE2 4-wide one; the loader picks one
+// per machine, so the binary stays portable (the device machines differ).
+#define PEFTSEARCH_CLONES __attribute__((target_clones("avx2", "default")))
+
+PEFTSEARCH_CLONES void FwdRowF(const SelectiveScanParams& p, int64_t b, int64_t d, float* h) {
+  FwdRow<float>(p, b, d, h);
+}
+PEFTSEARCH_CLONES void FwdRowD(const SelectiveScanParams& p, int64_t b, int64_t d, double* h) {
+  FwdRow<double>(p, b, d, h);
+}
+PEFTSEARCH_CLONES void BwdRowF(const SelectiveScanBwdParams& p, int64_t b, int64_t d, float* dB,
+                               float* dC, BwdScratch<float>* s) {
+  BwdRow<float>(p, b, d, dB, dC, s);
+}
+PEFTSEARCH_CLONES void BwdRowD(const SelectiveScanBwdParams& p, int64_t b, int64_t d, double* dB,
+                               double* dC, BwdScratch<double>* s) {
+  BwdRow<double>(p, b, d, dB, dC, s);
+}
+
+inline void FwdRowAny(const SelectiveScanParams& p, int64_t b, int64_t d, float* h) {
+  FwdRowF(p, b, d, h);
+}
+inline void FwdRowAny(const SelectiveScanParams& p, int64_t b, int64_t d, double* h) {
+  FwdRowD(p, b, d, h);
+}
+inline void BwdRowAny(const SelectiveScanBwdParams& p, int64_t b, int64_t d, float* dB, float* dC,
+                      BwdScratch<float>* s) {
+  BwdRowF(p, b, d, dB, dC, s);
+}
+inline void BwdRowAny(const SelectiveScanBwdParams& p, int64_t b, int64_t d, double* dB,
+                      double* dC, BwdScratch<double>* s) {
+  BwdRowD(p, b, d, dB, dC, s);
+}
+
 }  // namespace
 
 template <typename T>
 void SelectiveScanFwdCpu(const SelectiveScanParams& p) {
-  const int64_t N = p.dstate;
-  const int64_t L = p.seqlen;
   at::parallel_for(0, p.batch * p.dim, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> h(N);
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int64_t b = idx / p.dim;
-      const int64_t d = idx % p.dim;
-      const Row<T> r = MakeRow<T>(p, b, d);
-      T* out = static_cast<T*>(p.out_ptr) + b * p.out_batch_stride + d * p.out_dim_stride;
-      std::fill(h.begin(), h.end(), T(0));
-      T* __restrict hp = h.data();
-      const T* __restrict A = r.A;
-      for (int64_t t = 0; t < L; ++t) {
-        const T dt = DeltaAt(p, r, t);
-        const T dtu = dt * r.u[t];
-        const T* __restrict Bt = r.B + t * p.B_time_stride;
-        const T* __restrict Ct = r.C + t * p.C_time_stride;
-        T y = 0;
-#pragma omp simd reduction(+ : y)
-        for (int64_t n = 0; n < N; ++n) {
-          const T hn = std::exp(dt * A[n]) * hp[n] + dtu * Bt[n];
-          hp[n] = hn;
-          y += hn * Ct[n];
-        }
-        T o = y + r.D * r.u[t];
-        if (r.z != nullptr) o *= r.z[t] * Sigmoid(r.z[t]);
-        out[t] = o;
-      }
-    }
+    std::vector<T> h(p.dstate);
+    for (int64_t idx = begin; idx < end; ++idx) FwdRowAny(p, idx / p.dim, idx % p.dim, h.data());
   });
 }
 
@@ -105,8 +244,7 @@ void SelectiveScanBwdCpu(const SelectiveScanBwdParams& p) {
   const int64_t L = p.seqlen;
   const int64_t nblk = p.n_dim_blocks;
   at::parallel_for(0, p.batch * nblk, 1, [&](int64_t begin, int64_t end) {
-    // hs[(t+1)*N + n] = h_t[n] with hs[0..N) = h_{-1} = 0; as[t*N+n] = exp(dt_t*A[n]).
-    std::vector<T> hs((L + 1) * N), as(L * N), dts(L), raw(L), dh(N), dA(N);
+    BwdScratch<T> scratch(L, N);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / nblk;
       const int64_t blk = task % nblk;
@@ -116,89 +254,7 @@ void SelectiveScanBwdCpu(const SelectiveScanBwdParams& p) {
       T* dC = static_cast<T*>(p.dC_part_ptr) + (b * nblk + blk) * L * N;
       std::fill(dB, dB + L * N, T(0));
       std::fill(dC, dC + L * N, T(0));
-      for (int64_t d = d0; d < d1; ++d) {
-        const Row<T> r = MakeRow<T>(p, b, d);
-        const T* __restrict A = r.A;
-        const T* dout = static_cast<const T*>(p.dout_ptr) + b * p.dout_batch_stride +
-                        d * p.dout_dim_stride;
-        const int64_t row = (b * p.dim + d) * L;
-        T* du = static_cast<T*>(p.du_ptr) + row;
-        T* ddelta = static_cast<T*>(p.ddelta_ptr) + row;
-        T* dz = p.z_ptr == nullptr ? nullptr : static_cast<T*>(p.dz_ptr) + row;
-
-        // Recompute the forward states.
-        std::fill(hs.begin(), hs.begin() + N, T(0));
-        for (int64_t t = 0; t < L; ++t) {
-          raw[t] = r.delta[t] + r.bias;
-          const T dt = p.delta_softplus ? Softplus(raw[t]) : raw[t];
-          dts[t] = dt;
-          const T dtu = dt * r.u[t];
-          const T* __restrict Bt = r.B + t * p.B_time_stride;
-          const T* __restrict hprev = hs.data() + t * N;
-          T* __restrict hcur = hs.data() + (t + 1) * N;
-          T* __restrict at = as.data() + t * N;
-#pragma omp simd
-          for (int64_t n = 0; n < N; ++n) {
-            const T a = std::exp(dt * A[n]);
-            at[n] = a;
-            hcur[n] = a * hprev[n] + dtu * Bt[n];
-          }
-        }
-
-        // Reverse sweep: dh carries dLoss/dh_t backwards through h_t = a_t h_{t-1} + ...
-        std::fill(dh.begin(), dh.end(), T(0));
-        std::fill(dA.begin(), dA.end(), T(0));
-        T dD = 0, dbias = 0;
-        T* __restrict dhp = dh.data();
-        T* __restrict dAp = dA.data();
-        for (int64_t t = L - 1; t >= 0; --t) {
-          const T* __restrict Bt = r.B + t * p.B_time_stride;
-          const T* __restrict Ct = r.C + t * p.C_time_stride;
-          const T* __restrict hcur = hs.data() + (t + 1) * N;
-          const T* __restrict hprev = hs.data() + t * N;
-          const T* __restrict at = as.data() + t * N;
-          T* __restrict dBt = dB + t * N;
-          T* __restrict dCt = dC + t * N;
-          const T u = r.u[t];
-          const T dt = dts[t];
-          T dy = dout[t];
-          if (r.z != nullptr) {
-            T y = 0;
-#pragma omp simd reduction(+ : y)
-            for (int64_t n = 0; n < N; ++n) y += hcur[n] * Ct[n];
-            const T o = y + r.D * u;
-            const T zt = r.z[t];
-            const T sz = Sigmoid(zt);
-            dz[t] = dy * o * sz * (T(1) + zt * (T(1) - sz));
-            dy *= zt * sz;
-          }
-          dD += dy * u;
-          T dut = dy * r.D;
-          T ddt = 0;
-          const T dtu = dt * u;
-#pragma omp simd reduction(+ : ddt, dut)
-          for (int64_t n = 0; n < N; ++n) {
-            const T g = dhp[n] + dy * Ct[n];
-            dCt[n] += dy * hcur[n];
-            const T ah = at[n] * hprev[n];
-            ddt += g * (A[n] * ah + Bt[n] * u);
-            dAp[n] += g * dt * ah;
-            dBt[n] += g * dtu;
-            dut += g * dt * Bt[n];
-            dhp[n] = g * at[n];
-          }
-          if (p.delta_softplus && raw[t] <= T(20)) ddt *= Sigmoid(raw[t]);
-          ddelta[t] = ddt;
-          dbias += ddt;
-          du[t] = dut;
-        }
-        T* dA_out = static_cast<T*>(p.dA_part_ptr) + (b * p.dim + d) * N;
-        std::copy(dA.begin(), dA.end(), dA_out);
-        if (p.D_ptr != nullptr) static_cast<T*>(p.dD_part_ptr)[b * p.dim + d] = dD;
-        if (p.delta_bias_ptr != nullptr) {
-          static_cast<T*>(p.ddelta_bias_part_ptr)[b * p.dim + d] = dbias;
-        }
-      }
+      for (int64_t d = d0; d < d1; ++d) BwdRowAny(p, b, d, dB, dC, &scratch);
     }
   });
 }

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -32,6 +33,15 @@ double PeakRssMb() {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss / 1024.0;
+}
+
+// CPU seconds of the whole process (all threads): far less sensitive than
+// wall time to other jobs on a shared machine (run with
+// OMP_WAIT_POLICY=passive so that idle OpenMP threads do not spin).
+double CpuSeconds() {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 double Median(std::vector<double> v) {
@@ -63,6 +73,7 @@ int main(int argc, char** argv) {
   std::string peer = "tests/bench/vim_step_ref.py";
   bool skip_python = false;
   std::string scan = "loop";
+  bool checkpoint = false;
   app.add_option("--model", spec.model, "vim_tiny | vim_small | vim_base | vim_custom");
   app.add_option("--img-size", spec.img_size);
   app.add_option("--patch-size", spec.patch_size);
@@ -77,6 +88,9 @@ int main(int argc, char** argv) {
   app.add_option("--python", python);
   app.add_option("--peer", peer, "path of vim_step_ref.py");
   app.add_flag("--skip-python", skip_python, "time the C++ side only");
+  app.add_flag("--py-checkpoint", checkpoint,
+               "Python peer recomputes each block in backward (its graph for Vim-T batch 8 "
+               "exceeds 13 GB otherwise)");
   app.add_option("--scan", scan,
                  "Python scan: loop (unbind-based, fast autograd) or ref (official "
                  "selective_scan_ref transcription; its backward is very slow)");
@@ -110,32 +124,38 @@ int main(int argc, char** argv) {
   }
 
   const double base_rss = PeakRssMb();
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   double loss_v = 0;
   for (int i = 0; i < warmup + iters; ++i) {
     model->zero_grad();
     auto t0 = std::chrono::steady_clock::now();
+    const double c0 = CpuSeconds();
     torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(images), labels);
     loss.backward();
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (i >= warmup) times.push_back(dt);
+    if (i >= warmup) {
+      times.push_back(dt);
+      cpu_times.push_back(CpuSeconds() - c0);
+    }
     loss_v = loss.item<double>();
   }
   const double cpp_s = Median(times), cpp_min = *std::min_element(times.begin(), times.end());
-  const double cpp_rss = PeakRssMb();
+  const double cpp_rss = PeakRssMb(), cpp_cpu = Median(cpu_times);
   auto params = model->named_parameters();
   std::fflush(stdout);
   std::printf("config: %s img %ld patch %ld D %ld depth %ld tokens %ld, batch %ld, threads %d\n",
               spec.model.c_str(), (long)config->img_size, (long)config->patch_size,
               (long)config->embed_dim, (long)config->depth, (long)config->seq_len(), (long)batch,
               threads);
-  std::printf("C++     : fwd+bwd %.4f s (median of %d, min %.4f)  peak RSS %.0f MB (%.0f MB before the steps)  loss %.6f\n",
-              cpp_s, iters, cpp_min, cpp_rss, base_rss, loss_v);
+  std::printf("C++     : fwd+bwd %.4f s wall (median of %d, min %.4f), %.4f CPU-s  peak RSS %.0f MB (%.0f MB before the steps)  loss %.6f\n",
+              cpp_s, iters, cpp_min, cpp_cpu, cpp_rss, base_rss, loss_v);
+  std::fflush(stdout);
   int rc = 0;
   if (!skip_python) {
     const std::string cmd = python + " " + peer + " --weights " + weights + " --input " + input +
                             " --threads " + std::to_string(threads) + " --iters " +
-                            std::to_string(iters) + " --warmup " + std::to_string(warmup) + " --scan " + scan;
+                            std::to_string(iters) + " --warmup " + std::to_string(warmup) + " --scan " + scan +
+                            (checkpoint ? " --checkpoint" : "");
     const std::string out = RunCommand(cmd);
     if (out.empty()) {
       std::printf("python  : failed to run: %s\n", cmd.c_str());
@@ -147,10 +167,12 @@ int main(int argc, char** argv) {
       auto j = nlohmann::json::parse(last);
       const double py_s = j["step_s"].get<double>();
       const double py_loss = j["loss"].get<double>();
-      std::printf("python (%s scan): fwd+bwd %.4f s (median of %d, min %.4f)  peak RSS %.0f MB (%.0f MB before the steps)  loss %.6f\n",
-                  scan.c_str(), py_s, iters, j["min_s"].get<double>(), j["peak_rss_mb"].get<double>(), j["base_rss_mb"].get<double>(), py_loss);
-      std::printf("speed-up: %.2fx (python / C++, medians; %.2fx on minima)\n", py_s / cpp_s,
-                  j["min_s"].get<double>() / cpp_min);
+      std::printf("python (%s scan%s): fwd+bwd %.4f s wall (median of %d, min %.4f), %.4f CPU-s  peak RSS %.0f MB (%.0f MB before the steps)  loss %.6f\n",
+                  scan.c_str(), checkpoint ? ", block checkpointing" : "", py_s, iters, j["min_s"].get<double>(), j["cpu_s"].get<double>(),
+                  j["peak_rss_mb"].get<double>(), j["base_rss_mb"].get<double>(), py_loss);
+      std::printf("speed-up: %.2fx wall (medians), %.2fx wall (minima), %.2fx CPU time\n",
+                  py_s / cpp_s, j["min_s"].get<double>() / cpp_min,
+                  j["cpu_s"].get<double>() / cpp_cpu);
       const double loss_err = std::fabs(py_loss - loss_v);
       double worst = 0;
       for (auto it = j["grad_norms"].begin(); it != j["grad_norms"].end(); ++it) {

@@ -48,6 +48,37 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
     return out.to(dtype_in)
 
 
+def selective_scan_loop(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
+    """Same math as selective_scan_ref, written for autograd: the inputs are
+    unbound along time once (whose backward is one stack) instead of indexing
+    precomputed (b, d, l, n) tensors per step, whose backward materialises a
+    full-size zero gradient per step. The fastest plain-ops Python scan we
+    have; the bench peer uses it."""
+    dtype_in = u.dtype
+    u = u.float()
+    delta = delta.float()
+    if delta_bias is not None:
+        delta = delta + delta_bias[..., None].float()
+    if delta_softplus:
+        delta = F.softplus(delta)
+    x = A.new_zeros((u.shape[0], A.shape[0], A.shape[1]))
+    ys = []
+    for d_t, du_t, B_t, C_t in zip(delta.unbind(2), (delta * u).unbind(2), B.float().unbind(2),
+                                   C.float().unbind(2)):
+        x = torch.exp(d_t[:, :, None] * A) * x + du_t[:, :, None] * B_t[:, None, :]
+        ys.append((x * C_t[:, None, :]).sum(-1))
+    y = torch.stack(ys, dim=2)
+    out = y if D is None else y + u * D[:, None]
+    if z is not None:
+        out = out * F.silu(z)
+    return out.to(dtype_in)
+
+
+SCANS = {"ref": selective_scan_ref, "loop": selective_scan_loop}
+SCAN = selective_scan_ref  # set by --scan
+CHECKPOINT = False  # recompute each block in backward (bench peer, --checkpoint)
+
+
 def rms_norm(x, w, eps):
     xf = x.float()
     return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps) * w).to(x.dtype)
@@ -64,8 +95,8 @@ def inner_no_out_proj(xz, conv_w, conv_b, x_proj_w, dt_proj_w, dt_proj_b, A, D, 
     delta = delta.reshape(delta.shape[0], xz.shape[0], L).permute(1, 0, 2)  # (b, d, l)
     Bm = x_dbl[:, dt_rank:dt_rank + d_state].reshape(xz.shape[0], L, d_state).transpose(1, 2)
     Cm = x_dbl[:, dt_rank + d_state:].reshape(xz.shape[0], L, d_state).transpose(1, 2)
-    return selective_scan_ref(x, delta, A, Bm, Cm, D.float(), z=z, delta_bias=dt_proj_b.float(),
-                              delta_softplus=True)
+    return SCAN(x, delta, A, Bm, Cm, D.float(), z=z, delta_bias=dt_proj_b.float(),
+                delta_softplus=True)
 
 
 def mixer_v2(h, p, pre, dt_rank):
@@ -96,8 +127,18 @@ def vim_forward(p, cfg, images):
     residual, hidden = None, x
     for i in range(cfg["depth"]):
         residual = hidden if residual is None else residual + hidden  # eval: no drop path
-        hidden = rms_norm(residual.float(), p[f"layers.{i}.norm.weight"], eps)
-        hidden = mixer_v2(hidden, p, f"layers.{i}.mixer.", dt_rank)
+
+        def block(res, i=i):
+            h = rms_norm(res.float(), p[f"layers.{i}.norm.weight"], eps)
+            return mixer_v2(h, p, f"layers.{i}.mixer.", dt_rank)
+
+        if CHECKPOINT and torch.is_grad_enabled():
+            # Bench only: without it the per-timestep autograd graph of Vim-T
+            # at batch 8 needs more than 13 GB.
+            from torch.utils.checkpoint import checkpoint
+            hidden = checkpoint(block, residual, use_reentrant=False)
+        else:
+            hidden = block(residual)
     residual = residual + hidden
     hidden = rms_norm(residual, p["norm_f.weight"], eps)
     feats = hidden[:, pos, :]
@@ -119,7 +160,10 @@ def main():
     fw.add_argument("--output", required=True)
     fw.add_argument("--config", default=None, help="Vim config JSON (default: from metadata)")
     fw.add_argument("--threads", type=int, default=0)
+    fw.add_argument("--scan", choices=sorted(SCANS), default="ref")
     a = ap.parse_args()
+    global SCAN
+    SCAN = SCANS[a.scan]
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     p, cfg = load_model(a.weights, a.config)
