@@ -132,7 +132,7 @@ void LogPdf1dContinuous(const Mixture& mix, const std::vector<double>& xs, std::
   std::vector<double> base(k_count), inv(k_count);
   for (int k = 0; k < k_count; ++k) {
     inv[k] = 1 / dim.sigma[k];
-    base[k] = std::log(mix.weights[k]) - std::log(dim.sigma[k]) - kHalfLog2Pi -
+    base[k] = std::log(mix.weights[k]) - (mix.omit_log_sigma ? 0.0 : std::log(dim.sigma[k])) - kHalfLog2Pi -
               LogGaussMass((dom.low - dim.mu[k]) * inv[k], (dom.high - dim.mu[k]) * inv[k]);
   }
   std::vector<double> sorted_sigma(dim.sigma);
@@ -290,7 +290,7 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       continuous.push_back(d);
       c.offset.resize(k_count);
       for (int k = 0; k < k_count; ++k) {
-        c.offset[k] = -std::log(dim.sigma[k]) - kHalfLog2Pi - c.log_norm[k];
+        c.offset[k] = -(omit_log_sigma ? 0.0 : std::log(dim.sigma[k])) - kHalfLog2Pi - c.log_norm[k];
       }
     } else {
       discrete.push_back(d);

@@ -44,6 +44,10 @@ class Mixture {
  public:
   std::vector<double> weights;  // one per kernel, summing to 1
   std::vector<MixtureDim> dims;
+  // Optuna <= 3.1's continuous kernel log density, which lacks the -log sigma
+  // term: a kernel's height no longer grows as it narrows. Not a density any
+  // more, but TPE only compares l/g at the same points. See TpeOptions.
+  bool omit_log_sigma = false;
 
   int num_kernels() const { return static_cast<int>(weights.size()); }
 

@@ -115,6 +115,7 @@ void MergeIdenticalKernels(Mixture* m) {
     return a < b;
   });
   Mixture out;
+  out.omit_log_sigma = m->omit_log_sigma;
   out.dims.resize(m->dims.size());
   for (size_t d = 0; d < m->dims.size(); ++d) out.dims[d].domain = m->dims[d].domain;
   for (int i = 0; i < k_count; ++i) {
@@ -152,6 +153,7 @@ void MergeAdjacentIdenticalKernels(Mixture* m) {
     const int c = dim.domain.num_choices;
     std::vector<int> bucket_of_choice(c, -1);
     Mixture out;
+    out.omit_log_sigma = m->omit_log_sigma;
     out.dims.resize(1);
     out.dims[0].domain = dim.domain;
     for (int k = 0; k < k_count; ++k) {
@@ -246,6 +248,7 @@ Status BuildParzenEstimator(const std::vector<Distribution>& dims,
   for (double& x : w) x /= total;
 
   out->weights = std::move(w);
+  out->omit_log_sigma = options.omit_log_sigma;
   // Observation indices by ascending model value (1-D numeric spaces only).
   std::vector<int> sorted_obs;
   out->dims.clear();

@@ -28,6 +28,8 @@ struct ParzenOptions {
   // Neighbour rule of Optuna <= 4.8 (and hyperopt): the prior mean counts as
   // a neighbour. Optuna 4.9 dropped it (PR #6574).
   bool prior_as_neighbor = false;
+  // Mixture::omit_log_sigma (Optuna <= 3.1's continuous kernel density).
+  bool omit_log_sigma = false;
   // Merge kernels identical in every dimension (only when no dimension is
   // continuous). Off only in tests that inspect kernels one by one.
   bool merge_identical_kernels = true;

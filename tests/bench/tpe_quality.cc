@@ -1,5 +1,5 @@
 // tpe_quality: best-so-far regret of the C++ TPE sampler (default options,
-// and multivariate) and of random search on the problems of tpe_problems.h,
+// with Optuna 3.1's kernel density, and multivariate) and of random search on the problems of tpe_problems.h,
 // S seeds x T trials, sequential. Prints machine-readable lines for the
 // driver (tpe_quality.py), which adds Optuna's TPE and the statistics:
 //   CHECK <problem> <name>=<value>... f=<value>   (sample points, to check
@@ -68,14 +68,17 @@ int Run(int seeds, int n_trials, const std::vector<std::string>& only) {
       std::printf(" f=%.17g\n", problem.objective(v));
     }
     for (int seed = 0; seed < seeds; ++seed) {
-      for (int mode = 0; mode < 2; ++mode) {
+      // cpp_tpe: defaults; cpp_tpe_o3: with Optuna 3.1's kernel density
+      // (TpeOptions::optuna3_density); cpp_tpe_mv: multivariate.
+      for (const char* mode : {"cpp_tpe", "cpp_tpe_o3", "cpp_tpe_mv"}) {
         tpe::TpeOptions o;
         o.seed = seed;
-        o.multivariate = mode == 1;
+        o.multivariate = std::string(mode) == "cpp_tpe_mv";
+        o.optuna3_density = std::string(mode) == "cpp_tpe_o3";
         std::unique_ptr<tpe::Sampler> tpe_sampler;
         tpe::Status s = tpe::NewTpeSampler(o, &tpe_sampler);
         if (!s.ok()) return 1;
-        if (RunOne(problem, tpe_sampler.get(), mode ? "cpp_tpe_mv" : "cpp_tpe", seed, n_trials)) return 1;
+        if (RunOne(problem, tpe_sampler.get(), mode, seed, n_trials)) return 1;
       }
       auto random = tpe::NewRandomSampler(seed);
       if (RunOne(problem, random.get(), "random", seed, n_trials)) return 1;
