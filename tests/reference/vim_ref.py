@@ -136,7 +136,7 @@ def vim_forward(p, cfg, images):
             # Bench only: without it the per-timestep autograd graph of Vim-T
             # at batch 8 needs more than 13 GB.
             from torch.utils.checkpoint import checkpoint
-            hidden = checkpoint(block, residual, use_reentrant=False)
+            hidden = checkpoint(block, residual)
         else:
             hidden = block(residual)
     residual = residual + hidden

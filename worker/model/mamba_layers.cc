@@ -64,6 +64,20 @@ MambaMixerImpl::MambaMixerImpl(const MixerOptions& o) : options_(o) {
   out_proj_name_ = p + "out_proj.weight";
 }
 
+// x [B, Cin, L] -> W x: [B, Cout, L]. On CPU a 1x1 conv1d, which LibTorch
+// runs on oneDNN: Debian's LibTorch links the reference (netlib) BLAS, whose
+// sgemm made matmul/linear 16x slower in CPU time than oneDNN here (in_proj of
+// Vim-T, batch 8: 206 vs 13 CPU-ms fwd+bwd; docs/bench_model.md). Elsewhere
+// (CUDA) a matmul.
+namespace {
+Tensor ProjectChannels(const Tensor& x, const Tensor& w) {
+  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat) {
+    return torch::conv1d(x, w.unsqueeze(-1));
+  }
+  return torch::matmul(w, x);
+}
+}  // namespace
+
 // mamba_inner_fn_no_out_proj for one direction: xz [B, 2d, L] -> [B, d, L]
 // (already gated by silu(z) and including the D skip).
 Tensor MambaMixerImpl::RunBranch(const Tensor& xz, bool backward, VimExtension* ext) {
@@ -99,12 +113,11 @@ Tensor MambaMixerImpl::RunBranch(const Tensor& xz, bool backward, VimExtension* 
   // Causal depthwise conv: Conv1d(padding=K-1)(x)[..., :L].
   const int64_t K = conv_w.size(-1);
   Tensor u = torch::silu(torch::conv1d(x, conv_w, conv_b, 1, K - 1, 1, d).narrow(2, 0, L));
-  Tensor x_dbl = torch::matmul(u.transpose(1, 2), x_proj_w.t());  // [B, L, r + 2N]
-  Tensor dt = x_dbl.narrow(2, 0, r);
-  Tensor Bm = x_dbl.narrow(2, r, N).transpose(1, 2);      // [B, N, L]
-  Tensor Cm = x_dbl.narrow(2, r + N, N).transpose(1, 2);  // [B, N, L]
-  // The dt_proj bias goes to the scan as delta_bias, not into this matmul.
-  Tensor delta = torch::matmul(dt, dt_w.t()).transpose(1, 2);  // [B, d, L]
+  Tensor x_dbl = ProjectChannels(u, x_proj_w);  // [B, r + 2N, L]
+  Tensor Bm = x_dbl.narrow(1, r, N);            // [B, N, L]
+  Tensor Cm = x_dbl.narrow(1, r + N, N);        // [B, N, L]
+  // The dt_proj bias goes to the scan as delta_bias, not into this product.
+  Tensor delta = ProjectChannels(x_dbl.narrow(1, 0, r), dt_w);  // [B, d, L]
   Tensor A = -torch::exp(A_log_eff.to(torch::kFloat));
   return kernels::SelectiveScan(u, delta, A, Bm, Cm, D_eff.to(torch::kFloat), z,
                                 dt_b.to(torch::kFloat), /*delta_softplus=*/true);
@@ -112,12 +125,13 @@ Tensor MambaMixerImpl::RunBranch(const Tensor& xz, bool backward, VimExtension* 
 
 namespace {
 
-Tensor CatTokens(const Tensor& prefix, const Tensor& x, const Tensor& suffix) {
+// Concatenates [B, T, C] affix tokens around xz [B, C, L] along L.
+Tensor CatTokens(const Tensor& prefix, const Tensor& xz, const Tensor& suffix) {
   std::vector<Tensor> parts;
-  if (prefix.defined()) parts.push_back(prefix);
-  parts.push_back(x);
-  if (suffix.defined()) parts.push_back(suffix);
-  return parts.size() == 1 ? x : torch::cat(parts, 1);
+  if (prefix.defined()) parts.push_back(prefix.transpose(1, 2));
+  parts.push_back(xz);
+  if (suffix.defined()) parts.push_back(suffix.transpose(1, 2));
+  return parts.size() == 1 ? xz : torch::cat(parts, 2);
 }
 
 int64_t Tokens(const Tensor& t) { return t.defined() ? t.size(1) : 0; }
@@ -126,27 +140,27 @@ int64_t Tokens(const Tensor& t) { return t.defined() ? t.size(1) : 0; }
 
 Tensor MambaMixerImpl::forward(const Tensor& h, VimExtension* ext) {
   const int64_t L = h.size(1);
-  Tensor xz = torch::matmul(h, EffectiveParam(ext, in_proj_name_, in_proj->weight).t());
+  // Channel-major inside the mixer ([B, C, L]), the layout of the conv and the scan.
+  Tensor xz = ProjectChannels(h.transpose(1, 2), EffectiveParam(ext, in_proj_name_, in_proj->weight));
+  XzAffix affix;
   if (ext != nullptr) {
     Tensor delta = ext->InProjDelta(options_.layer, h);
-    if (delta.defined()) xz = xz + delta;
+    if (delta.defined()) xz = xz + delta.transpose(1, 2);
+    affix = ext->Affix(options_.layer, xz.transpose(1, 2));
   }
-  XzAffix affix;
-  if (ext != nullptr) affix = ext->Affix(options_.layer, xz);
-
-  Tensor xz_f = CatTokens(affix.forward_prefix, xz, affix.forward_suffix).transpose(1, 2);
+  Tensor xz_f = CatTokens(affix.forward_prefix, xz, affix.forward_suffix);
   Tensor y = RunBranch(xz_f, false, ext).narrow(2, Tokens(affix.forward_prefix), L);
   if (options_.bidirectional) {
-    Tensor xz_b =
-        CatTokens(affix.backward_prefix, xz.flip(1), affix.backward_suffix).transpose(1, 2);
+    Tensor xz_b = CatTokens(affix.backward_prefix, xz.flip(2), affix.backward_suffix);
     Tensor y_b = RunBranch(xz_b, true, ext).narrow(2, Tokens(affix.backward_prefix), L);
-    y = y + y_b.flip(-1);
+    y = y + y_b.flip(2);
     if (options_.divide_out) y = y / 2;
   }
-  y = y.transpose(1, 2);  // [B, L, d]
-  Tensor out = torch::matmul(y, EffectiveParam(ext, out_proj_name_, out_proj->weight).t());
+  // y: [B, d, L]
+  Tensor out = ProjectChannels(y, EffectiveParam(ext, out_proj_name_, out_proj->weight))
+                   .transpose(1, 2);  // [B, L, D]
   if (ext != nullptr) {
-    Tensor delta = ext->OutProjDelta(options_.layer, y);
+    Tensor delta = ext->OutProjDelta(options_.layer, y.transpose(1, 2));
     if (delta.defined()) out = out + delta;
   }
   return out;
