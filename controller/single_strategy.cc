@@ -93,14 +93,50 @@ void SingleSpaceStrategy::ToSamplerHistory(const std::vector<ParamDef>& space,
   }
 }
 
+const std::vector<tpe::Trial>& SamplerHistoryCache::Update(const std::vector<ParamDef>& space,
+                                                           const std::vector<TrialView>& history,
+                                                           int phase_filter) {
+  if (phase_filter != phase_filter_ || history.size() < slot_.size()) {
+    trials_.clear();
+    slot_.clear();
+    version_.clear();
+    phase_filter_ = phase_filter;
+  }
+  for (size_t i = 0; i < history.size(); ++i) {
+    const TrialView& t = history[i];
+    if (i >= slot_.size()) {
+      slot_.push_back(-1);
+      version_.push_back(~uint64_t{0});
+    }
+    if (version_[i] == t.version && slot_[i] >= 0) continue;
+    if (phase_filter >= 0 && t.phase != phase_filter) {
+      version_[i] = t.version;
+      continue;
+    }
+    tpe::Trial s;
+    s.number = t.number;
+    s.state = ToSamplerState(t.state);
+    s.params = DecodeParams(space, t.params);
+    s.value = t.value;
+    s.intermediate_values = t.intermediate_values;
+    if (slot_[i] < 0) {
+      slot_[i] = static_cast<int64_t>(trials_.size());
+      trials_.push_back(std::move(s));
+    } else {
+      trials_[slot_[i]] = std::move(s);
+    }
+    version_[i] = t.version;
+  }
+  return trials_;
+}
+
 absl::StatusOr<StrategyDecision> SingleSpaceStrategy::Next(const std::vector<TrialView>& history) {
   StrategyDecision decision;
   if (spec_.max_trials > 0 && static_cast<int64_t>(history.size()) >= spec_.max_trials) {
     decision.kind = StrategyDecision::Kind::kDone;
     return decision;
   }
-  std::vector<tpe::Trial> sampler_history;
-  ToSamplerHistory(spec_.space, history, -1, &sampler_history);
+  const std::vector<tpe::Trial>& sampler_history = cache_.Update(spec_.space, history, -1);
   tpe::ParamValues values;
   tpe::Status s = sampler_->Suggest(
       space_, sampler_history,

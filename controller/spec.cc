@@ -317,7 +317,8 @@ absl::Status ParseObjective(const Json& spec, const std::vector<ParamDef>& space
   std::set<std::string> names;
   for (const ParamDef& p : space) names.insert(p.name);
   if (out->objective_type == "builtin") {
-    if (absl::Status s = CheckKnownKeys(o, "objective", {"type", "function", "sleep_ms", "steps"});
+    if (absl::Status s = CheckKnownKeys(o, "objective", {"type", "function", "sleep_ms", "steps", "fail_if",
+                                                      "timeout_s"});
         !s.ok()) {
       return s;
     }

@@ -32,6 +32,9 @@ struct TrialView {
   int attempt = 0;
   std::string worker_id;
   std::string lease_token;
+  // Bumped by the engine on every change, so strategies can cache what they
+  // derive from a trial (e.g. its decoded params) and redo only what changed.
+  uint64_t version = 0;
 };
 
 struct StrategyDecision {

@@ -189,6 +189,8 @@ void StudyEngine::ApplyTrial(Study* study, const TrialRecord& r) {
   v.attempt = r.attempt;
   v.worker_id = r.worker_id;
   v.lease_token = r.lease_token;
+  v.version = ++next_version_;
+  if (r.state == TrialState::kWaiting) trial_ready_cv_.notify_one();
   ++*CountFor(&study->counts, v.state);
   if (r.state == TrialState::kRunning && !r.lease_token.empty()) {
     leases_[r.lease_token] = {study->record.id, r.number};
@@ -387,32 +389,60 @@ absl::Status StudyEngine::Replenish(const std::shared_ptr<Study>& study) {
   std::lock_guard<std::mutex> create_lock(study->create_mu);
   if (study->spec.objective_type == "external") return MaybeFinishStudy(study);
   while (true) {
-    StrategyDecision decision;
+    // Sample every free slot, then store them in one transaction: under load
+    // many completions arrive together and one commit serves them all. Each
+    // suggestion sees the ones before it as provisional WAITING trials (the
+    // constant liar's input); they are dropped again if the commit fails.
+    std::vector<storage::TrialStore::NewTrial> batch;
+    size_t first_provisional = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (study->record.state != StudyState::kRunning) return absl::OkStatus();
-      const int64_t open = study->counts.waiting + study->counts.running;
-      if (open >= study->spec.parallelism) return absl::OkStatus();
-      auto next = study->strategy->Next(study->trials);
-      if (!next.ok()) {
-        Log("strategy_error", absl::StrCat("study=", study->record.name, " error=\"",
-                                           next.status().message(), "\""));
-        return next.status();
+      first_provisional = study->trials.size();
+      while (study->counts.waiting + study->counts.running < study->spec.parallelism) {
+        auto next = study->strategy->Next(study->trials);
+        if (!next.ok()) {
+          Log("strategy_error", absl::StrCat("study=", study->record.name, " error=\"",
+                                             next.status().message(), "\""));
+          DropProvisional(study.get(), first_provisional);
+          return next.status();
+        }
+        study->strategy_done = next->kind == StrategyDecision::Kind::kDone;
+        if (next->kind != StrategyDecision::Kind::kTrial) break;
+        TrialRecord provisional;
+        provisional.study_id = study->record.id;
+        provisional.number = static_cast<int64_t>(study->trials.size());
+        provisional.state = TrialState::kWaiting;
+        provisional.phase = next->phase;
+        provisional.params_json = next->params.dump();
+        ApplyTrial(study.get(), provisional);
+        batch.push_back({next->phase, provisional.params_json});
       }
-      decision = std::move(*next);
-      study->strategy_done = decision.kind == StrategyDecision::Kind::kDone;
     }
-    if (decision.kind != StrategyDecision::Kind::kTrial) break;
-    auto created = store_->CreateTrial(study->record.id, decision.phase, decision.params.dump(),
-                                       TrialState::kWaiting, Now());
-    if (!created.ok()) return created.status();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ApplyTrial(study.get(), *created);
+    if (batch.empty()) break;
+    auto created = store_->CreateTrials(study->record.id, batch, Now());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!created.ok()) {
+      DropProvisional(study.get(), first_provisional);
+      return created.status();
     }
-    NotifyChange();
+    for (const TrialRecord& t : *created) {
+      if (t.number != static_cast<int64_t>(first_provisional++)) {
+        return absl::InternalError("trial numbers in memory and in the store disagree");
+      }
+      ApplyTrial(study.get(), t);
+    }
+    change_version_.fetch_add(1);
+    changed_cv_.notify_all();
   }
   return MaybeFinishStudy(study);
+}
+
+void StudyEngine::DropProvisional(Study* study, size_t first) {
+  while (study->trials.size() > first) {
+    --*CountFor(&study->counts, study->trials.back().state);
+    study->trials.pop_back();
+  }
 }
 
 // REQUIRES study->create_mu held.
@@ -669,9 +699,12 @@ absl::StatusOr<std::optional<Assignment>> StudyEngine::AcquireTrial(
     if (now >= deadline) break;
     const int64_t left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-    // Wake on any change, and at least every 250 ms to notice a client that
-    // went away.
-    WaitForChange(seen, std::min<int64_t>(left, 250));
+    // Wake when a trial becomes WAITING (one waiter per trial, not a herd),
+    // and at least every 250 ms to notice a client that went away.
+    std::unique_lock<std::mutex> lock(mu_);
+    trial_ready_cv_.wait_for(lock, std::chrono::milliseconds(std::min<int64_t>(left, 250)), [&] {
+      return stopping_.load() || change_version_.load() != seen;
+    });
   }
   return std::optional<Assignment>();
 }
@@ -820,6 +853,7 @@ void StudyEngine::Stop() {
   stopping_.store(true);
   sweep_cv_.notify_all();
   NotifyChange();
+  trial_ready_cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
 }
 

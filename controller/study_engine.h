@@ -159,6 +159,8 @@ class StudyEngine {
   // none to give; marks the study complete when it is done.
   absl::Status Replenish(const std::shared_ptr<Study>& study);
   absl::Status MaybeFinishStudy(const std::shared_ptr<Study>& study);
+  // Removes trials from index `first` on (sampled but not stored). REQUIRES mu_.
+  void DropProvisional(Study* study, size_t first);
   void NotifyChange();
   void SweepLoop();
 
@@ -168,7 +170,9 @@ class StudyEngine {
   mutable std::mutex mu_;
   std::map<int64_t, std::shared_ptr<Study>> studies_;  // guarded by mu_
   std::map<std::string, std::pair<int64_t, int64_t>> leases_;  // token -> (study, number); mu_
-  std::condition_variable changed_cv_;
+  std::condition_variable changed_cv_;      // any change (watchers)
+  std::condition_variable trial_ready_cv_;  // a trial became WAITING (long polls)
+  uint64_t next_version_ = 0;               // guarded by mu_
   std::atomic<uint64_t> change_version_{0};
 
   std::mutex rng_mu_;

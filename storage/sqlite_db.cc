@@ -128,6 +128,10 @@ SqliteDb::~SqliteDb() {
   sqlite3_close_v2(db_);
 }
 
+void SqliteDb::ResetCached() {
+  for (auto& [sql, stmt] : cache_) stmt->Reset();
+}
+
 absl::StatusOr<Statement*> SqliteDb::Cached(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) {

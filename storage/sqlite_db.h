@@ -71,6 +71,10 @@ class SqliteDb {
   // A prepared statement kept for the life of the connection, reset and ready
   // to bind. Hot paths use this to skip re-parsing SQL on every call.
   absl::StatusOr<Statement*> Cached(const std::string& sql);
+  // Resets every cached statement. A statement left mid-step keeps its read
+  // transaction open, pinning an old snapshot on a WAL reader; callers reset
+  // after each unit of work.
+  void ResetCached();
   // Runs a single-value query such as "PRAGMA user_version".
   absl::StatusOr<int64_t> QueryInt(std::string_view sql);
   absl::StatusOr<std::string> QueryText(std::string_view sql);

@@ -227,6 +227,7 @@ absl::Status TrialStore::Write(WriteFn fn) {
           continue;
         }
         w->status = w->fn(db);
+        db->ResetCached();
         if (!w->status.ok()) db->Exec("ROLLBACK TO w").IgnoreError();
         db->Exec("RELEASE w").IgnoreError();
       }
@@ -253,10 +254,14 @@ absl::Status TrialStore::Write(WriteFn fn) {
 absl::Status TrialStore::Read(const std::function<absl::Status(SqliteDb*)>& fn) {
   if (reader_db_ == nullptr) {
     std::lock_guard<std::mutex> lock(writer_db_mu_);
-    return fn(writer_db_.get());
+    absl::Status s = fn(writer_db_.get());
+    writer_db_->ResetCached();
+    return s;
   }
   std::lock_guard<std::mutex> lock(reader_db_mu_);
-  return fn(reader_db_.get());
+  absl::Status s = fn(reader_db_.get());
+  reader_db_->ResetCached();
+  return s;
 }
 
 // ------------------------------------------------------------------- studies
@@ -397,6 +402,46 @@ absl::StatusOr<TrialRecord> TrialStore::CreateTrial(int64_t study_id, int phase,
     return absl::OkStatus();
   }));
   return trial;
+}
+
+absl::StatusOr<std::vector<TrialRecord>> TrialStore::CreateTrials(
+    int64_t study_id, const std::vector<NewTrial>& trials, int64_t now_ms) {
+  std::vector<TrialRecord> created;
+  RETURN_IF_ERROR(Write([&](SqliteDb* db) -> absl::Status {
+    created.clear();
+    ASSIGN_OR_RETURN(next, db->Cached("SELECT COALESCE(MAX(number), -1) + 1 FROM trials "
+                                      "WHERE study_id = ?"));
+    next->Bind(1, study_id);
+    ASSIGN_OR_RETURN(row, next->Step());
+    if (!row) return absl::InternalError("no row for next trial number");
+    int64_t number = next->ColumnInt(0);
+    for (const NewTrial& n : trials) {
+      ASSIGN_OR_RETURN(insert, db->Cached("INSERT INTO trials (study_id, number, state, phase, "
+                                          "params_json, created_ms, started_ms) "
+                                          "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+      insert->Bind(1, study_id).Bind(2, number).Bind(3, static_cast<int64_t>(TrialState::kWaiting));
+      insert->Bind(4, static_cast<int64_t>(n.phase)).Bind(5, n.params_json).Bind(6, now_ms);
+      insert->Bind(7, int64_t{0});
+      absl::Status run = insert->Run();
+      if (!run.ok() && absl::IsAlreadyExists(run)) {
+        return absl::NotFoundError(absl::StrCat("no study with id ", study_id));
+      }
+      RETURN_IF_ERROR(run);
+      TrialRecord t;
+      t.id = db->LastInsertRowId();
+      t.study_id = study_id;
+      t.number = number++;
+      t.state = TrialState::kWaiting;
+      t.phase = n.phase;
+      t.params_json = n.params_json;
+      t.created_ms = now_ms;
+      RETURN_IF_ERROR(AppendEvent(db, study_id, t.number, "created", TrialState::kWaiting,
+                                  std::nullopt, now_ms));
+      created.push_back(std::move(t));
+    }
+    return absl::OkStatus();
+  }));
+  return created;
 }
 
 absl::StatusOr<std::optional<TrialRecord>> TrialStore::LeaseNextWaiting(

@@ -77,6 +77,15 @@ class TrialStore {
                                           const std::string& params_json, TrialState state,
                                           int64_t now_ms);
 
+  // Appends several WAITING trials in one transaction (numbers consecutive).
+  struct NewTrial {
+    int phase = 0;
+    std::string params_json;
+  };
+  absl::StatusOr<std::vector<TrialRecord>> CreateTrials(int64_t study_id,
+                                                        const std::vector<NewTrial>& trials,
+                                                        int64_t now_ms);
+
   // Leases the oldest WAITING trial of the given studies (empty = any running
   // study) to `worker_id`: WAITING -> RUNNING with `lease_token`. nullopt when
   // none is waiting.

@@ -371,6 +371,30 @@ TEST(TrialStoreFileTest, ConcurrentLeaseAndCompleteNeverDoubleCompletes) {
   EXPECT_EQ(*integrity, "ok");
 }
 
+// Reads on the WAL reader connection see every committed write: a cached
+// statement left mid-step must not pin an old snapshot.
+TEST(TrialStoreFileTest, ReadsSeeLaterWrites) {
+  const std::string path = TempDbPath("snapshot");
+  auto opened = TrialStore::Open(path);
+  ASSERT_TRUE(opened.ok());
+  auto store = std::move(*opened);
+  for (int s = 0; s < 3; ++s) {
+    auto study = store->CreateStudy("s" + std::to_string(s), "{}", kNow);
+    ASSERT_TRUE(study.ok());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(store->CreateTrial(study->id, 0, "{}", TrialState::kWaiting, kNow).ok());
+      auto count = store->CountTrials(study->id, std::nullopt);
+      ASSERT_TRUE(count.ok());
+      EXPECT_EQ(*count, i + 1);
+    }
+    auto listed = store->ListTrials(study->id, std::nullopt, -1, 0, false);
+    ASSERT_TRUE(listed.ok());
+    EXPECT_EQ(listed->size(), 3u) << "study " << s;
+    auto trial = store->GetTrial(study->id, 2);
+    EXPECT_TRUE(trial.ok()) << trial.status();
+  }
+}
+
 TEST(TrialStoreFileTest, ReopenKeepsEverything) {
   const std::string path = TempDbPath("reopen");
   {

@@ -17,8 +17,6 @@ cleanup() {
   for pid in "${PIDS[@]:-}"; do
     [[ -n "$pid" ]] && kill -9 -- "$pid" 2>/dev/null || true
   done
-  # Orphaned trial children live in their own process groups.
-  pkill -9 -f "eval-builtin.*$TMP" 2>/dev/null || true
   if [[ $status -ne 0 ]]; then
     echo "---- controller log (tail) ----"; tail -n 40 "$TMP"/controller*.log 2>/dev/null || true
     echo "---- worker logs (tail) ----"; tail -n 20 "$TMP"/worker*.log 2>/dev/null || true

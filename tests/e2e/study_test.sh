@@ -41,6 +41,14 @@ grep -q "w1" "$TMP/workers.out" && grep -q "w2" "$TMP/workers.out" || fail "work
 # Both workers ran trials.
 workers=$(sqlite3 "$DB" "SELECT COUNT(DISTINCT worker_id) FROM trials WHERE worker_id != ''")
 [[ "$workers" == 2 ]] || fail "trials ran on $workers workers, want 2"
+# A second study on the same controller: its history is listed too.
+sed -e 's/branin-30/branin-again/' -e 's/"max_trials": 30/"max_trials": 4/' "$TMP/spec.json" >"$TMP/spec2.json"
+cli submit "$TMP/spec2.json" >/dev/null
+timeout 60 "$CLI" --controller "$ADDR" watch branin-again >/dev/null || fail "second watch failed"
+n=$(cli trials branin-again --format json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[[ "$n" == 4 ]] || fail "second study lists $n trials, want 4"
+cli best branin-again >/dev/null || fail "best on the second study failed"
+
 # Bad spec: INVALID_ARGUMENT naming the field, exit 2, nothing stored.
 echo '{"name": "bad", "direction": "sideways", "space": {}}' >"$TMP/bad.json"
 set +e

@@ -1,0 +1,186 @@
+// controller_throughput: how many trials per second a real controller hands
+// out and takes back. W simulated workers (each its own gRPC channel and
+// thread) loop AcquireTrial + CompleteTrial on no-op trials against a
+// peftsearch-controller process on loopback with its SQLite file on disk
+// (WAL, synchronous=FULL). The same number of trials then goes through
+// python3-optuna's ask/tell with SQLite storage, in the same run, and the
+// ratio is printed.
+//
+//   bazel run -c opt //tests/bench:controller_throughput -- --trials 5000 --workers 64
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proto/peftsearch.grpc.pb.h"
+
+namespace {
+
+namespace v1 = peftsearch::v1;
+using Clock = std::chrono::steady_clock;
+
+std::string Runfile(const char* argv0, const std::string& path) {
+  const char* srcdir = getenv("RUNFILES_DIR");
+  std::string base = srcdir ? srcdir : std::string(argv0) + ".runfiles";
+  return base + "/peftsearch/" + path;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+long PeakRssKb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int trials = 5000, workers = 64;
+  std::string dir = "/tmp/peftsearch_bench";
+  std::string python = "/usr/bin/python3";
+  bool skip_optuna = false;
+  CLI::App app{"controller throughput vs Optuna+SQLite"};
+  app.add_option("--trials", trials)->capture_default_str();
+  app.add_option("--workers", workers)->capture_default_str();
+  app.add_option("--dir", dir, "where the databases go")->capture_default_str();
+  app.add_flag("--skip-optuna", skip_optuna);
+  CLI11_PARSE(app, argc, argv);
+
+  std::system(("rm -rf " + dir + " && mkdir -p " + dir).c_str());
+  const std::string db = dir + "/bench.db", addr_file = dir + "/addr";
+  const std::string controller = Runfile(argv[0], "controller/peftsearch-controller");
+  pid_t pid = fork();
+  if (pid == 0) {
+    freopen((dir + "/controller.log").c_str(), "w", stderr);
+    execl(controller.c_str(), controller.c_str(), "--listen", "127.0.0.1:0", "--db", db.c_str(),
+          "--address-file", addr_file.c_str(), nullptr);
+    _exit(127);
+  }
+  std::string addr;
+  for (int i = 0; i < 200 && addr.empty(); ++i) {
+    std::ifstream(addr_file) >> addr;
+    if (addr.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (addr.empty()) {
+    std::fprintf(stderr, "controller did not start; see %s/controller.log\n", dir.c_str());
+    return 1;
+  }
+
+  auto study_stub = v1::StudyService::NewStub(
+      grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  v1::CreateStudyRequest create;
+  create.set_spec_json(R"({"name": "throughput", "direction": "minimize",
+      "space": {"x": {"type": "float", "low": 0, "high": 1}},
+      "sampler": {"type": "random", "seed": 1},
+      "objective": {"type": "builtin", "function": "sphere"},
+      "max_trials": )" + std::to_string(trials) + R"(, "parallelism": )" +
+                       std::to_string(workers) + "}");
+  v1::Study study;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = study_stub->CreateStudy(&ctx, create, &study);
+    if (!s.ok()) {
+      std::fprintf(stderr, "CreateStudy: %s\n", s.error_message().c_str());
+      return 1;
+    }
+  }
+
+  std::atomic<int> completed{0}, rpc_errors{0};
+  std::vector<std::vector<double>> latencies(workers);
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      // Own channel per worker, as separate processes would have.
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.use_local_subchannel_pool", 1);
+      auto stub = v1::WorkerService::NewStub(
+          grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+      v1::RegisterWorkerRequest reg;
+      reg.set_name("bench-" + std::to_string(w));
+      reg.set_slots(1);
+      v1::RegisterWorkerResponse reg_reply;
+      {
+        grpc::ClientContext ctx;
+        if (!stub->RegisterWorker(&ctx, reg, &reg_reply).ok()) {
+          rpc_errors++;
+          return;
+        }
+      }
+      while (completed.load() < trials) {
+        v1::AcquireTrialRequest acquire;
+        acquire.set_worker_id(reg_reply.worker_id());
+        acquire.set_wait_ms(200);
+        v1::AcquireTrialResponse got;
+        auto t0 = Clock::now();
+        {
+          grpc::ClientContext ctx;
+          if (!stub->AcquireTrial(&ctx, acquire, &got).ok()) {
+            rpc_errors++;
+            continue;
+          }
+        }
+        latencies[w].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (!got.has_trial()) continue;
+        v1::CompleteTrialRequest complete;
+        complete.set_lease_token(got.assignment().lease().token());
+        complete.set_value(0.5);
+        v1::CompleteTrialResponse done;
+        t0 = Clock::now();
+        grpc::ClientContext ctx;
+        if (!stub->CompleteTrial(&ctx, complete, &done).ok()) {
+          rpc_errors++;
+          continue;
+        }
+        latencies[w].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        completed++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double ours = trials / seconds;
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  const long rss_kb = PeakRssKb(pid);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+
+  std::printf("peftsearch: %d trials, %d workers, %.2f s -> %.0f trials/s "
+              "(rpc p50 %.2f ms, p99 %.2f ms, errors %d, controller peak RSS %.0f MiB)\n",
+              trials, workers, seconds, ours, Percentile(all, 0.5), Percentile(all, 0.99),
+              rpc_errors.load(), rss_kb / 1024.0);
+  if (skip_optuna) return rpc_errors.load() == 0 ? 0 : 1;
+
+  const std::string script = Runfile(argv[0], "tests/bench/optuna_asktell.py");
+  const std::string cmd = python + " " + script + " --trials " + std::to_string(trials) +
+                          " --db " + dir + "/optuna.db";
+  FILE* p = popen(cmd.c_str(), "r");
+  double optuna = 0;
+  char line[512];
+  while (p && fgets(line, sizeof(line), p)) {
+    std::fputs(line, stdout);
+    std::sscanf(line, "optuna: %*d trials, %*f s -> %lf trials/s", &optuna);
+  }
+  if (p) pclose(p);
+  if (optuna > 0) std::printf("ratio peftsearch / optuna+sqlite: %.1fx\n", ours / optuna);
+  return rpc_errors.load() == 0 ? 0 : 1;
+}
