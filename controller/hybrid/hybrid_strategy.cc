@@ -181,9 +181,14 @@ absl::StatusOr<HybridConfig> ParseHybridConfig(const Json& strategy, const Json&
     config.step2[m.key()] = *m;
   }
 
-  if (objective.is_object()) {
-    auto recipe = objective.find("recipe");
-    if (recipe != objective.end() && recipe->is_object()) {
+  // The training recipe (t_default) sits in the peft_vim objective's trial.
+  const Json* holder = &objective;
+  if (objective.is_object() && objective.contains("trial") && objective["trial"].is_object()) {
+    holder = &objective["trial"];
+  }
+  if (holder->is_object()) {
+    auto recipe = holder->find("recipe");
+    if (recipe != holder->end() && recipe->is_object()) {
       if (auto lr = recipe->find("lr"); lr != recipe->end() && lr->is_number()) {
         config.default_lr = lr->get<double>();
       }
