@@ -14,18 +14,6 @@ namespace peftsearch {
 namespace kernels {
 namespace {
 
-// Mamba's kernel uses delta > 20 ? delta : log1p(exp(delta)) (threshold of
-// torch.nn.functional.softplus); the same threshold keeps the two in step.
-template <typename T>
-inline T Softplus(T x) {
-  return x <= T(20) ? std::log1p(std::exp(x)) : x;
-}
-
-template <typename T>
-inline T Sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
-
 // Pointers of one (batch, channel) row.
 template <typename T>
 struct Row {
@@ -57,25 +45,61 @@ Row<T> MakeRow(const SelectiveScanParams& p, int64_t b, int64_t d) {
   return r;
 }
 
+
+// Per-row scratch of the forward: softplus(delta) and the silu(z) gate for
+// every time step, computed in loops over time that vectorise (libmvec
+// log1pf/expf), so the recurrence below does no scalar transcendentals.
 template <typename T>
-inline T DeltaAt(const SelectiveScanParams& p, const Row<T>& r, int64_t t) {
-  T dt = r.delta[t] + r.bias;
-  return p.delta_softplus ? Softplus(dt) : dt;
+struct FwdScratch {
+  FwdScratch(int64_t L, int64_t N) : h(N), dts(L), gate(L) {}
+  std::vector<T> h, dts, gate;
+};
+
+// softplus(delta + bias) for a whole row, with the threshold of Mamba's
+// kernel and torch's softplus: x > 20 ? x : log1p(exp(x)).
+template <typename T>
+inline __attribute__((always_inline)) void RowDelta(const SelectiveScanParams& p,
+                                                    const Row<T>& r, T* __restrict raw,
+                                                    T* __restrict dts) {
+  const int64_t L = p.seqlen;
+  const T* __restrict delta = r.delta;
+  const T bias = r.bias;
+  if (p.delta_softplus) {
+#pragma omp simd
+    for (int64_t t = 0; t < L; ++t) {
+      const T x = delta[t] + bias;
+      raw[t] = x;
+      dts[t] = x <= T(20) ? std::log1p(std::exp(x)) : x;
+    }
+  } else {
+#pragma omp simd
+    for (int64_t t = 0; t < L; ++t) raw[t] = dts[t] = delta[t] + bias;
+  }
 }
 
 // One (batch, channel) row of the forward. Inlined into the ISA clones below.
 template <typename T>
 inline __attribute__((always_inline)) void FwdRow(const SelectiveScanParams& p, int64_t b,
-                                                  int64_t d, T* __restrict hp) {
+                                                  int64_t d, FwdScratch<T>* s) {
   const int64_t N = p.dstate;
   const int64_t L = p.seqlen;
   const Row<T> r = MakeRow<T>(p, b, d);
   T* out = static_cast<T*>(p.out_ptr) + b * p.out_batch_stride + d * p.out_dim_stride;
+  T* __restrict hp = s->h.data();
+  T* __restrict dts = s->dts.data();
+  T* __restrict gate = s->gate.data();
+  RowDelta(p, r, gate, dts);  // gate doubles as the raw-delta buffer here
+  if (r.z != nullptr) {
+    const T* __restrict z = r.z;
+#pragma omp simd
+    for (int64_t t = 0; t < L; ++t) gate[t] = z[t] / (T(1) + std::exp(-z[t]));
+  }
   std::fill(hp, hp + N, T(0));
   const T* __restrict A = r.A;
+  const T* __restrict u = r.u;
   for (int64_t t = 0; t < L; ++t) {
-    const T dt = DeltaAt(p, r, t);
-    const T dtu = dt * r.u[t];
+    const T dt = dts[t];
+    const T dtu = dt * u[t];
     const T* __restrict Bt = r.B + t * p.B_time_stride;
     const T* __restrict Ct = r.C + t * p.C_time_stride;
     T y = 0;
@@ -85,9 +109,11 @@ inline __attribute__((always_inline)) void FwdRow(const SelectiveScanParams& p, 
       hp[n] = hn;
       y += hn * Ct[n];
     }
-    T o = y + r.D * r.u[t];
-    if (r.z != nullptr) o *= r.z[t] * Sigmoid(r.z[t]);
-    out[t] = o;
+    out[t] = y + r.D * u[t];
+  }
+  if (r.z != nullptr) {
+#pragma omp simd
+    for (int64_t t = 0; t < L; ++t) out[t] *= gate[t];
   }
 }
 
@@ -96,8 +122,8 @@ inline __attribute__((always_inline)) void FwdRow(const SelectiveScanParams& p, 
 template <typename T>
 struct BwdScratch {
   explicit BwdScratch(int64_t L, int64_t N)
-      : hs((L + 1) * N), as(L * N), dts(L), raw(L), dh(N), dA(N) {}
-  std::vector<T> hs, as, dts, raw, dh, dA;
+      : hs((L + 1) * N), as(L * N), dts(L), raw(L), sig_raw(L), sig_z(L), dh(N), dA(N) {}
+  std::vector<T> hs, as, dts, raw, sig_raw, sig_z, dh, dA;
 };
 
 // One (batch, channel) row of the backward; accumulates into the block's
@@ -121,12 +147,26 @@ inline __attribute__((always_inline)) void BwdRow(const SelectiveScanBwdParams& 
   T* dts = s->dts.data();
   T* raw = s->raw.data();
 
-  // Recompute the forward states.
+  T* __restrict sig_raw = s->sig_raw.data();
+  T* __restrict sig_z = s->sig_z.data();
+  // Recompute the forward states; per-step scalars come from vectorised
+  // loops over time first.
+  RowDelta(p, r, raw, dts);
+  if (p.delta_softplus) {
+#pragma omp simd
+    for (int64_t t = 0; t < L; ++t) {
+      // d softplus(x)/dx = sigmoid(x); 1 above the threshold 20.
+      sig_raw[t] = raw[t] <= T(20) ? T(1) / (T(1) + std::exp(-raw[t])) : T(1);
+    }
+  }
+  if (r.z != nullptr) {
+    const T* __restrict z = r.z;
+#pragma omp simd
+    for (int64_t t = 0; t < L; ++t) sig_z[t] = T(1) / (T(1) + std::exp(-z[t]));
+  }
   std::fill(hs, hs + N, T(0));
   for (int64_t t = 0; t < L; ++t) {
-    raw[t] = r.delta[t] + r.bias;
-    const T dt = p.delta_softplus ? Softplus(raw[t]) : raw[t];
-    dts[t] = dt;
+    const T dt = dts[t];
     const T dtu = dt * r.u[t];
     const T* __restrict Bt = r.B + t * p.B_time_stride;
     const T* __restrict hprev = hs + t * N;
@@ -163,7 +203,7 @@ inline __attribute__((always_inline)) void BwdRow(const SelectiveScanBwdParams& 
       for (int64_t n = 0; n < N; ++n) y += hcur[n] * Ct[n];
       const T o = y + r.D * u;
       const T zt = r.z[t];
-      const T sz = Sigmoid(zt);
+      const T sz = sig_z[t];
       dz[t] = dy * o * sz * (T(1) + zt * (T(1) - sz));
       dy *= zt * sz;
     }
@@ -182,7 +222,7 @@ inline __attribute__((always_inline)) void BwdRow(const SelectiveScanBwdParams& 
       dut += g * dt * Bt[n];
       dhp[n] = g * at[n];
     }
-    if (p.delta_softplus && raw[t] <= T(20)) ddt *= Sigmoid(raw[t]);
+    if (p.delta_softplus) ddt *= sig_raw[t];
     ddelta[t] = ddt;
     dbias += ddt;
     du[t] = dut;
@@ -198,11 +238,13 @@ inline __attribute__((always_inline)) void BwdRow(const SelectiveScanBwdParams& 
 // per machine, so the binary stays portable (the device machines differ).
 #define PEFTSEARCH_CLONES __attribute__((target_clones("avx2", "default")))
 
-PEFTSEARCH_CLONES void FwdRowF(const SelectiveScanParams& p, int64_t b, int64_t d, float* h) {
-  FwdRow<float>(p, b, d, h);
+PEFTSEARCH_CLONES void FwdRowF(const SelectiveScanParams& p, int64_t b, int64_t d,
+                               FwdScratch<float>* s) {
+  FwdRow<float>(p, b, d, s);
 }
-PEFTSEARCH_CLONES void FwdRowD(const SelectiveScanParams& p, int64_t b, int64_t d, double* h) {
-  FwdRow<double>(p, b, d, h);
+PEFTSEARCH_CLONES void FwdRowD(const SelectiveScanParams& p, int64_t b, int64_t d,
+                               FwdScratch<double>* s) {
+  FwdRow<double>(p, b, d, s);
 }
 PEFTSEARCH_CLONES void BwdRowF(const SelectiveScanBwdParams& p, int64_t b, int64_t d, float* dB,
                                float* dC, BwdScratch<float>* s) {
@@ -213,11 +255,13 @@ PEFTSEARCH_CLONES void BwdRowD(const SelectiveScanBwdParams& p, int64_t b, int64
   BwdRow<double>(p, b, d, dB, dC, s);
 }
 
-inline void FwdRowAny(const SelectiveScanParams& p, int64_t b, int64_t d, float* h) {
-  FwdRowF(p, b, d, h);
+inline void FwdRowAny(const SelectiveScanParams& p, int64_t b, int64_t d,
+                      FwdScratch<float>* s) {
+  FwdRowF(p, b, d, s);
 }
-inline void FwdRowAny(const SelectiveScanParams& p, int64_t b, int64_t d, double* h) {
-  FwdRowD(p, b, d, h);
+inline void FwdRowAny(const SelectiveScanParams& p, int64_t b, int64_t d,
+                      FwdScratch<double>* s) {
+  FwdRowD(p, b, d, s);
 }
 inline void BwdRowAny(const SelectiveScanBwdParams& p, int64_t b, int64_t d, float* dB, float* dC,
                       BwdScratch<float>* s) {
@@ -233,8 +277,8 @@ inline void BwdRowAny(const SelectiveScanBwdParams& p, int64_t b, int64_t d, dou
 template <typename T>
 void SelectiveScanFwdCpu(const SelectiveScanParams& p) {
   at::parallel_for(0, p.batch * p.dim, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> h(p.dstate);
-    for (int64_t idx = begin; idx < end; ++idx) FwdRowAny(p, idx / p.dim, idx % p.dim, h.data());
+    FwdScratch<T> scratch(p.seqlen, p.dstate);
+    for (int64_t idx = begin; idx < end; ++idx) FwdRowAny(p, idx / p.dim, idx % p.dim, &scratch);
   });
 }
 
