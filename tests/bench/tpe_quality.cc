@@ -1,5 +1,5 @@
 // tpe_quality: best-so-far regret of the C++ TPE sampler (default options,
-// with Optuna 3.1's kernel density, and multivariate) and of random search on the problems of tpe_problems.h,
+// with the Optuna 3.6/4.x kernel density, and multivariate) and of random search on the problems of tpe_problems.h,
 // S seeds x T trials, sequential. Prints machine-readable lines for the
 // driver (tpe_quality.py), which adds Optuna's TPE and the statistics:
 //   CHECK <problem> <name>=<value>... f=<value>   (sample points, to check
@@ -68,13 +68,14 @@ int Run(int seeds, int n_trials, const std::vector<std::string>& only) {
       std::printf(" f=%.17g\n", problem.objective(v));
     }
     for (int seed = 0; seed < seeds; ++seed) {
-      // cpp_tpe: defaults; cpp_tpe_o3: with Optuna 3.1's kernel density
-      // (TpeOptions::optuna3_density); cpp_tpe_mv: multivariate.
-      for (const char* mode : {"cpp_tpe", "cpp_tpe_o3", "cpp_tpe_mv"}) {
+      // cpp_tpe: defaults; cpp_tpe_4x: with the exact kernel density of
+      // Optuna 3.6 / 4.x (TpeOptions::optuna3_density = false); cpp_tpe_mv:
+      // multivariate.
+      for (const char* mode : {"cpp_tpe", "cpp_tpe_4x", "cpp_tpe_mv"}) {
         tpe::TpeOptions o;
         o.seed = seed;
         o.multivariate = std::string(mode) == "cpp_tpe_mv";
-        o.optuna3_density = std::string(mode) == "cpp_tpe_o3";
+        if (std::string(mode) == "cpp_tpe_4x") o.optuna3_density = false;
         std::unique_ptr<tpe::Sampler> tpe_sampler;
         tpe::Status s = tpe::NewTpeSampler(o, &tpe_sampler);
         if (!s.ok()) return 1;
