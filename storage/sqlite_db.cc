@@ -26,6 +26,9 @@ absl::Status SqliteStatus(int rc, sqlite3* db, std::string_view context) {
     case SQLITE_FULL:
       return absl::ResourceExhaustedError(message);
     case SQLITE_READONLY:
+      // An operator can make the disk writable again: callers should retry
+      // later (workers keep their results), not treat it as a stale request.
+      return absl::UnavailableError(message);
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_AUTH:
