@@ -55,7 +55,7 @@ int RunOne(const Problem& problem, tpe::Sampler* sampler, const std::string& nam
   return 0;
 }
 
-int Run(int seeds, int n_trials, const std::vector<std::string>& only) {
+int Run(int first_seed, int seeds, int n_trials, const std::vector<std::string>& only) {
   for (const Problem& problem : AllProblems()) {
     if (!only.empty() && std::find(only.begin(), only.end(), problem.name) == only.end()) continue;
     std::printf("OPT %s %.17g\n", problem.name.c_str(), problem.optimum);
@@ -67,7 +67,7 @@ int Run(int seeds, int n_trials, const std::vector<std::string>& only) {
       for (const auto& [k, x] : v) std::printf(" %s=%.17g", k.c_str(), x);
       std::printf(" f=%.17g\n", problem.objective(v));
     }
-    for (int seed = 0; seed < seeds; ++seed) {
+    for (int seed = first_seed; seed < first_seed + seeds; ++seed) {
       // cpp_tpe: defaults; cpp_tpe_4x: with the exact kernel density of
       // Optuna 3.6 / 4.x (TpeOptions::optuna3_density = false); cpp_tpe_mv:
       // multivariate.
@@ -94,11 +94,12 @@ int Run(int seeds, int n_trials, const std::vector<std::string>& only) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Regret of the C++ TPE sampler and random search on benchmark problems"};
-  int seeds = 30, trials = 200;
+  int seeds = 30, trials = 200, first_seed = 0;
   std::vector<std::string> only;
   app.add_option("--seeds", seeds, "seeds per problem and sampler");
   app.add_option("--trials", trials, "trials per run");
+  app.add_option("--first_seed", first_seed, "seeds are first_seed .. first_seed + seeds - 1");
   app.add_option("--problems", only, "subset of problems (default: all)");
   CLI11_PARSE(app, argc, argv);
-  return peftsearch::bench::Run(seeds, trials, only);
+  return peftsearch::bench::Run(first_seed, seeds, trials, only);
 }

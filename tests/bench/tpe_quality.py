@@ -151,6 +151,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--seeds", type=int, default=30)
+    ap.add_argument("--first_seed", type=int, default=0, help="a fresh seed range confirms a choice made on another")
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--problems", default=",".join(OBJECTIVES))
     ap.add_argument("--optuna_cache", default="")
@@ -161,7 +162,8 @@ def main():
     problems = args.problems.split(",")
 
     # C++ runs (and f*, and sample points to check the Python objectives).
-    cmd = [args.binary, "--seeds", str(args.seeds), "--trials", str(args.trials), "--problems"] + problems
+    cmd = [args.binary, "--seeds", str(args.seeds), "--first_seed", str(args.first_seed),
+           "--trials", str(args.trials), "--problems"] + problems
     t0 = time.time()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout if not args.optuna_only else ""
     cpp_secs = time.time() - t0
@@ -191,7 +193,7 @@ def main():
             cache = json.load(f)
     t0 = time.time()
     for problem in problems:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             key = f"{problem}/{seed}/{args.trials}"
             if key not in cache:
                 cache[key] = run_optuna(problem, seed, args.trials, opt[problem])
@@ -205,7 +207,8 @@ def main():
         print(f"optuna cache filled in {optuna_secs:.0f} s")
         return
 
-    print(f"optuna {optuna.__version__}; {args.seeds} seeds x {args.trials} trials; "
+    print(f"optuna {optuna.__version__}; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, "
+          f"{args.trials} trials; "
           f"C++ runs {cpp_secs:.0f} s wall (all three C++ samplers), Optuna runs {optuna_secs:.0f} s wall "
           f"(0 if cached)")
     print()
