@@ -34,13 +34,17 @@ struct PretrainOptions {
   int warmup_epochs = 1;      // then cosine to lr * 0.01 at the last epoch
   double grad_clip = 1.0;     // global L2; 0 = off
   uint64_t seed = 0;
-  int num_threads = 2;        // LibTorch intra-op threads
+  // LibTorch intra-op threads. 1 by default: on the shared 2-core box, 2
+  // OpenMP threads spun so much under load that an epoch cost 4x the CPU
+  // time of 1 thread (measured 2026-11-24); raise it on an idle machine.
+  int num_threads = 1;
   std::string cache_dir;      // decoded-split cache (vtab_task.h); empty = none
 
   // 32 px images, patch 8 (4x4 tokens + CLS), D 96, 4 layers, no drop path;
-  // the rest are Vim's defaults. About 0.4 CPU-s per batch of 64, so the
-  // default 6 epochs of 5000 images take a few minutes on 2 cores (patch 4
-  // would be 4x slower, here and in every PEFT trial of the demo).
+  // the rest are Vim's defaults (346K parameters). About 0.5 CPU-s per batch
+  // of 64: the defaults (6 epochs of mini-VTAB's 5000 shapes_kind images)
+  // took 236 CPU-s and reached 0.482 val accuracy on 10 classes (chance 0.1).
+  // Patch 4 would be 4x slower, here and in every PEFT trial of the demo.
   static model::VimConfig SmallVim();
 };
 
