@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""make_input.py OUT BATCH SIZE SEED: random 'images' [B,3,S,S] float32."""
+"""make_input.py OUT BATCH SIZE SEED [OUT BATCH SIZE SEED ...]: random
+'images' [B,3,S,S] float32, one file per quadruple (one interpreter start for
+many files keeps the tests fast)."""
 import os
 import sys
 
@@ -8,6 +10,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 
-out, batch, size, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-g = torch.Generator().manual_seed(seed)
-st_io.save(out, {"images": torch.randn(batch, 3, size, size, generator=g)})
+args = sys.argv[1:]
+if not args or len(args) % 4:
+    sys.exit("usage: make_input.py OUT BATCH SIZE SEED [...]")
+for i in range(0, len(args), 4):
+    out, batch, size, seed = args[i], int(args[i + 1]), int(args[i + 2]), int(args[i + 3])
+    g = torch.Generator().manual_seed(seed)
+    st_io.save(out, {"images": torch.randn(batch, 3, size, size, generator=g)})

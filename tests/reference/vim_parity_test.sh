@@ -13,26 +13,30 @@ BIN=worker/model/peftsearch-model
 REF=tests/reference
 T="${TEST_TMPDIR:-$(mktemp -d)}"
 
-run_case() {
-  local name=$1 batch=$2 size=$3
-  shift 3
+SMALL=(--model vim_custom --img-size 32 --patch-size 8 --embed-dim 64 --depth 3 --num-classes 10)
+OVERLAP=(--model vim_custom --img-size 32 --patch-size 8 --stride 4 --embed-dim 48 --depth 2
+  --num-classes 7)
+ODD=(--model vim_custom --img-size 48 --patch-size 16 --embed-dim 40 --depth 2 --num-classes 3)
+TINY=(--model vim_tiny)
+"$PY" "$REF/make_input.py" "$T/small.x.safetensors" 2 32 3 "$T/overlap.x.safetensors" 3 32 4 \
+  "$T/odd.x.safetensors" 1 48 5 "$T/tiny.x.safetensors" 2 224 6
+
+run_case() {  # run_case NAME FLAGS...: C++ init + forward, Python reference, compare
+  local name=$1
+  shift
   "$BIN" init "$@" --seed 11 --output "$T/$name.w.safetensors"
-  "$PY" "$REF/make_input.py" "$T/$name.x.safetensors" "$batch" "$size" 3
   "$BIN" forward "$@" --weights "$T/$name.w.safetensors" --input "$T/$name.x.safetensors" \
     --output "$T/$name.y.safetensors"
-  "$PY" "$REF/vim_ref.py" forward --weights "$T/$name.w.safetensors" \
-    --input "$T/$name.x.safetensors" --output "$T/$name.yref.safetensors"
   echo -n "$name: "
-  "$PY" "$REF/compare.py" "$T/$name.y.safetensors" "$T/$name.yref.safetensors" logits 1e-4
+  "$PY" "$REF/vim_ref.py" forward --weights "$T/$name.w.safetensors" \
+    --input "$T/$name.x.safetensors" --output "$T/$name.yref.safetensors" \
+    --compare "$T/$name.y.safetensors" --tol 1e-4
 }
 
-SMALL=(--model vim_custom --img-size 32 --patch-size 8 --embed-dim 64 --depth 3 --num-classes 10)
-run_case small 2 32 "${SMALL[@]}"
-run_case overlap 3 32 --model vim_custom --img-size 32 --patch-size 8 --stride 4 --embed-dim 48 \
-  --depth 2 --num-classes 7
-run_case odd_width 1 48 --model vim_custom --img-size 48 --patch-size 16 --embed-dim 40 --depth 2 \
-  --num-classes 3
-run_case vim_tiny 2 224 --model vim_tiny
+run_case small "${SMALL[@]}"
+run_case overlap "${OVERLAP[@]}"
+run_case odd "${ODD[@]}"
+run_case tiny "${TINY[@]}"
 
 expect_error() {  # expect_error NEEDLE CMD...: CMD fails and stderr holds NEEDLE
   local needle=$1
@@ -57,7 +61,7 @@ expect_error "unexpected keys: layers.2." "$BIN" forward "${SMALL[@]}" --depth 2
 expect_error "layers.0.mixer.A_log: file [128,16] vs model [128,8]" "$BIN" forward "${SMALL[@]}" \
   --d-state 8 --weights "$W" --input "$T/small.x.safetensors" --output "$T/o.safetensors"
 expect_error "images must be [B, 3, 32, 32]" "$BIN" forward "${SMALL[@]}" --weights "$W" \
-  --input "$T/odd_width.x.safetensors" --output "$T/o.safetensors"
+  --input "$T/odd.x.safetensors" --output "$T/o.safetensors"
 "$PY" - "$W" "$T/missing.safetensors" <<'PYEOF'
 import sys
 sys.path.insert(0, "tests/reference")

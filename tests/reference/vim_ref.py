@@ -161,6 +161,9 @@ def main():
     fw.add_argument("--config", default=None, help="Vim config JSON (default: from metadata)")
     fw.add_argument("--threads", type=int, default=0)
     fw.add_argument("--scan", choices=sorted(SCANS), default="ref")
+    fw.add_argument("--compare", default=None,
+                    help="safetensors with 'logits' to compare against (exit 1 if max abs err > --tol)")
+    fw.add_argument("--tol", type=float, default=1e-4)
     a = ap.parse_args()
     global SCAN
     SCAN = SCANS[a.scan]
@@ -171,6 +174,16 @@ def main():
     with torch.no_grad():
         logits = vim_forward(p, cfg, images)
     st_io.save(a.output, {"logits": logits}, {"format": "pt"})
+    if a.compare:
+        other = st_io.load(a.compare)[0]["logits"]
+        if other.shape != logits.shape:
+            print(f"shape mismatch {tuple(other.shape)} vs reference {tuple(logits.shape)}")
+            sys.exit(1)
+        err = (other.double() - logits.double()).abs().max().item()
+        print(f"logits {tuple(logits.shape)}: max abs err {err:.3e} "
+              f"(max |ref| {logits.abs().max().item():.3e}, tol {a.tol:g})")
+        if err > a.tol:
+            sys.exit(1)
 
 
 if __name__ == "__main__":
