@@ -94,11 +94,10 @@ struct TpeOptions {
   // 3.6.1 and 4.x include it, and false reproduces their values exactly).
   // Without it a kernel does not grow taller as it narrows, so g's many close
   // bad points weigh less against l's wider kernels. On by default because it
-  // measured better: in tests/bench/tpe_quality (30 seeds x 200 trials) it
-  // was better or tied on all six problems, significantly better on
-  // Rosenbrock-5D (t = 50, 100) and Hartmann6 (t = 100), and only with it
-  // is this sampler not significantly worse than Debian's Optuna 3.1 on any
-  // problem (docs/bench_tpe.md).
+  // measured better in tests/bench/tpe_quality (30 seeds x 200 trials, see
+  // docs/bench_tpe.md): never worse than the exact density, significantly
+  // better on Rosenbrock-5D and Hartmann6, and on seeds 0-29 the only variant
+  // not significantly worse than Debian's Optuna 3.1 on any of six problems.
   bool optuna3_density = true;
   std::function<int(int)> gamma;                      // empty -> Optuna default min(ceil(0.1 n), 25)
   std::function<std::vector<double>(int)> weights;    // empty -> Optuna default linear ramp
