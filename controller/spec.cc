@@ -376,13 +376,30 @@ const std::vector<std::string>& BuiltinFunctionNames() {
   return *kNames;
 }
 
+namespace {
+absl::StatusOr<StudySpec> ParseParsedSpec(const Json& spec);
+}  // namespace
+
 absl::StatusOr<StudySpec> ParseStudySpec(const std::string& json_text) {
   Json spec;
   try {
     spec = Json::parse(json_text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error, and out_of_range for numbers beyond double (found by
+    // tests/fuzz/spec_fuzz).
     return absl::InvalidArgumentError(absl::StrCat("spec is not valid JSON: ", e.what()));
   }
+  // The validators check types before reading values; this is the backstop
+  // that keeps a library exception from ever escaping a handler.
+  try {
+    return ParseParsedSpec(spec);
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("spec: ", e.what()));
+  }
+}
+
+namespace {
+absl::StatusOr<StudySpec> ParseParsedSpec(const Json& spec) {
   if (!spec.is_object()) return Bad("spec", "must be a JSON object");
   if (absl::Status s = CheckKnownKeys(spec, "",
                                       {"name", "direction", "space", "sampler", "pruner", "objective",
@@ -483,5 +500,6 @@ absl::StatusOr<StudySpec> ParseStudySpec(const std::string& json_text) {
   }
   return out;
 }
+}  // namespace
 
 }  // namespace peftsearch::controller

@@ -74,6 +74,8 @@ TEST(SpecTest, BadSpecsNameTheField) {
   const std::vector<BadSpec> cases = {
       {"not json", "{\"name\": ", "spec is not valid JSON"},
       {"not an object", "[1, 2]", "spec: must be a JSON object"},
+      // Found by tests/fuzz/spec_fuzz: used to escape as an exception.
+      {"number beyond double", R"({"name": "x", "max_trials": 1e999})", "spec is not valid JSON"},
       {"missing name", With(R"("name": "branin-1", )", ""), "name: is required"},
       {"bad name", With(R"("branin-1")", R"("has space")"), "name: must be 1-128 characters"},
       {"numeric name", With(R"("branin-1")", R"("123")"), "name: cannot be all digits"},
