@@ -16,7 +16,7 @@ constexpr double kHalfLog2Pi = 0.91893853320467274178;
 
 }  // namespace
 
-ModelDomain ModelDomain::For(const Distribution& d) {
+ModelDomain ModelDomain::For(const Distribution& d, bool log_int_as_continuous) {
   ModelDomain m;
   m.dist = d;
   if (d.kind == DistributionKind::kCategorical) {
@@ -25,6 +25,12 @@ ModelDomain ModelDomain::For(const Distribution& d) {
     return m;
   }
   m.step = EffectiveStep(d);
+  if (log_int_as_continuous && d.kind == DistributionKind::kInt && d.log) {
+    m.type = Type::kContinuous;
+    m.low = std::log(d.low - m.step / 2);
+    m.high = std::log(GridValue(d, NumGridPoints(d) - 1) + m.step / 2);
+    return m;  // FromModel snaps exp(m) to the integer grid
+  }
   if (m.step > 0) {
     m.type = Type::kDiscrete;
     // The last grid point, not `high`, bounds the last cell (a step that does

@@ -25,7 +25,10 @@ struct ModelDomain {
   double high = 0;      // the outer edges of the first and last cells
   int num_choices = 0;  // categorical
 
-  static ModelDomain For(const Distribution& d);
+  // log_int_as_continuous: model a log int as Optuna < 4.7 did, a continuous
+  // kernel on [ln(low - 1/2), ln(high + 1/2)] scored by density, sampled
+  // values rounded (instead of cell masses).
+  static ModelDomain For(const Distribution& d, bool log_int_as_continuous = false);
   // Model coordinate of a value (ln for log parameters).
   double ToModel(double x) const;
   // Cell of a discrete value in model coordinates: [x - step/2, x + step/2].

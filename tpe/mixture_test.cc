@@ -72,6 +72,27 @@ TEST(MixtureTest, WindowedOneDimensionalSumEqualsFullSum) {
   }
 }
 
+TEST(MixtureTest, LogIntAsContinuousIsADensityInLogSpaceOnTheGrid) {
+  ParzenOptions o;
+  o.weights = DefaultWeights;
+  o.log_int_as_continuous = true;
+  const Distribution d = testing::Int("units", 8, 1024, true).distribution;
+  Mixture m;
+  ASSERT_TRUE(BuildParzenEstimator({d}, {{8, 64, 256, 300, 1000}}, o, &m).ok());
+  ASSERT_EQ(m.dims[0].domain.type, ModelDomain::Type::kContinuous);
+  EXPECT_NEAR(m.dims[0].domain.low, std::log(7.5), 1e-12);
+  EXPECT_NEAR(m.dims[0].domain.high, std::log(1024.5), 1e-12);
+  std::vector<double> lp;
+  m.LogPdf({{8, 100, 1024}}, &lp);
+  EXPECT_NEAR(lp[0], BruteForce(m, {8}), 1e-12);
+  EXPECT_NEAR(lp[1], BruteForce(m, {100}), 1e-12);
+  EXPECT_NEAR(lp[2], BruteForce(m, {1024}), 1e-12);
+  Rng rng(1, 2);
+  std::vector<std::vector<double>> pts;
+  m.Sample(&rng, 500, &pts);
+  for (double v : pts[0]) EXPECT_TRUE(Contains(d, v)) << v;
+}
+
 TEST(MixtureTest, DiscreteAndMixedDimensionsEqualFullSum) {
   std::vector<Distribution> dims = {testing::Int("n", 1, 100).distribution,
                                     testing::Int("u", 1, 1024, true).distribution,

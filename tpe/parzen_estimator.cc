@@ -255,7 +255,7 @@ Status BuildParzenEstimator(const std::vector<Distribution>& dims,
   out->dims.reserve(dims.size());
   for (size_t d = 0; d < dims.size(); ++d) {
     MixtureDim dim;
-    dim.domain = ModelDomain::For(dims[d]);
+    dim.domain = ModelDomain::For(dims[d], options.log_int_as_continuous);
     const ModelDomain& dom = dim.domain;
     const std::vector<double>& obs = observations.empty() ? std::vector<double>() : observations[d];
     if (dom.type == ModelDomain::Type::kCategorical && dims.size() == 1 &&

@@ -30,6 +30,8 @@ struct ParzenOptions {
   bool prior_as_neighbor = false;
   // Mixture::omit_log_sigma (Optuna <= 3.1's continuous kernel density).
   bool omit_log_sigma = false;
+  // ModelDomain::For's log_int_as_continuous (Optuna < 4.7's log ints).
+  bool log_int_as_continuous = false;
   // Merge kernels identical in every dimension (only when no dimension is
   // continuous). Off only in tests that inspect kernels one by one.
   bool merge_identical_kernels = true;

@@ -86,6 +86,7 @@ class TpeSampler final : public Sampler {
     parzen_.neighbor_bandwidth = o.multivariate_neighbor_bandwidth;
     parzen_.prior_as_neighbor = o.prior_as_neighbor;
     parzen_.omit_log_sigma = o.optuna3_density;
+    parzen_.log_int_as_continuous = o.optuna3_log_int;
     parzen_.weights = options_.weights;
   }
 

@@ -1,5 +1,5 @@
 // tpe_quality: best-so-far regret of the C++ TPE sampler (default options,
-// with the Optuna 3.6/4.x kernel density, and multivariate) and of random search on the problems of tpe_problems.h,
+// with Optuna 4.9's kernel model, and multivariate) and of random search on the problems of tpe_problems.h,
 // S seeds x T trials, sequential. Prints machine-readable lines for the
 // driver (tpe_quality.py), which adds Optuna's TPE and the statistics:
 //   CHECK <problem> <name>=<value>... f=<value>   (sample points, to check
@@ -68,14 +68,18 @@ int Run(int first_seed, int seeds, int n_trials, const std::vector<std::string>&
       std::printf(" f=%.17g\n", problem.objective(v));
     }
     for (int seed = first_seed; seed < first_seed + seeds; ++seed) {
-      // cpp_tpe: defaults; cpp_tpe_4x: with the exact kernel density of
-      // Optuna 3.6 / 4.x (TpeOptions::optuna3_density = false); cpp_tpe_mv:
+      // cpp_tpe: defaults; cpp_tpe_49: Optuna 4.9's kernel model (the three
+      // measured deviations of the defaults switched off); cpp_tpe_mv:
       // multivariate.
-      for (const char* mode : {"cpp_tpe", "cpp_tpe_4x", "cpp_tpe_mv"}) {
+      for (const char* mode : {"cpp_tpe", "cpp_tpe_49", "cpp_tpe_mv"}) {
         tpe::TpeOptions o;
         o.seed = seed;
         o.multivariate = std::string(mode) == "cpp_tpe_mv";
-        if (std::string(mode) == "cpp_tpe_4x") o.optuna3_density = false;
+        if (std::string(mode) == "cpp_tpe_49") {
+          o.prior_as_neighbor = false;
+          o.optuna3_density = false;
+          o.optuna3_log_int = false;
+        }
         std::unique_ptr<tpe::Sampler> tpe_sampler;
         tpe::Status s = tpe::NewTpeSampler(o, &tpe_sampler);
         if (!s.ok()) return 1;

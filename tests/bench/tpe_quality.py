@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """tpe_quality driver: C++ TPE vs python3-optuna TPE vs random search.
 
-Runs the tpe_quality binary (C++ TPE: default, with the Optuna 3.6/4.x
-kernel density, and multivariate; and random search: S seeds x T trials per problem), checks that the Python objectives
+Runs the tpe_quality binary (C++ TPE: default, with Optuna 4.9's kernel
+model, and multivariate; and random search: S seeds x T trials per problem), checks that the Python objectives
 below equal the C++ ones on the binary's sample points, runs Optuna's
 TPESampler with its defaults on the same problems and seeds, and prints per
 problem the median [IQR] best-so-far regret at 50/100/200 trials and a
@@ -215,7 +215,7 @@ def main():
     print("Cells: median [IQR] best-so-far regret over the seeds. p: two-sided Mann-Whitney U of the "
           "C++ column against Optuna TPE; verdict at p < 0.05.")
     print()
-    print("| problem | t | C++ TPE (default) | p | verdict | C++ TPE, 4.x density | p | verdict "
+    print("| problem | t | C++ TPE (default) | p | verdict | C++ TPE, 4.9 model | p | verdict "
           "| C++ TPE mv | Optuna TPE | random |")
     print("|---|---:|---|---:|---|---|---:|---|---|---|---|")
 
@@ -229,10 +229,10 @@ def main():
             if t > args.trials:
                 continue
             col = {s: np.array([r[ci] for r in runs[(problem, s)]]) for s in
-                   ("cpp_tpe", "cpp_tpe_4x", "cpp_tpe_mv", "optuna_tpe", "random")}
+                   ("cpp_tpe", "cpp_tpe_49", "cpp_tpe_mv", "optuna_tpe", "random")}
             p1, v1 = verdict(col["cpp_tpe"], col["optuna_tpe"])
-            p3, v3 = verdict(col["cpp_tpe_4x"], col["optuna_tpe"])
-            print(f"| {problem} | {t} | {fmt(col['cpp_tpe'])} | {p1} | {v1} | {fmt(col['cpp_tpe_4x'])} | {p3} | "
+            p3, v3 = verdict(col["cpp_tpe_49"], col["optuna_tpe"])
+            print(f"| {problem} | {t} | {fmt(col['cpp_tpe'])} | {p1} | {v1} | {fmt(col['cpp_tpe_49'])} | {p3} | "
                   f"{v3} | {fmt(col['cpp_tpe_mv'])} | {fmt(col['optuna_tpe'])} | {fmt(col['random'])} |")
 
 
