@@ -59,6 +59,10 @@ absl::StatusOr<std::unique_ptr<tpe::Sampler>> NewSampler(const SamplerSpec& spec
     options.consider_magic_clip = spec.consider_magic_clip;
     options.consider_prior = spec.consider_prior;
     options.prior_weight = spec.prior_weight;
+    options.optuna3_density = spec.optuna3_density;
+    options.optuna3_log_int = spec.optuna3_log_int;
+    options.prior_as_neighbor = spec.prior_as_neighbor;
+    options.multivariate_neighbor_bandwidth = spec.multivariate_neighbor_bandwidth;
     tpe::Status s = tpe::NewTpeSampler(options, &sampler);
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("sampler: ", s.message()));
   }

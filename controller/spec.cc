@@ -244,7 +244,8 @@ absl::Status ParseSampler(const Json& spec, SamplerSpec* out) {
           s, "sampler",
           {"type", "seed", "n_startup_trials", "n_ei_candidates", "multivariate", "group",
            "constant_liar", "consider_endpoints", "consider_magic_clip", "consider_prior",
-           "prior_weight"});
+           "prior_weight", "optuna3_density", "optuna3_log_int", "prior_as_neighbor",
+           "multivariate_neighbor_bandwidth"});
       !st.ok()) {
     return st;
   }
@@ -266,7 +267,11 @@ absl::Status ParseSampler(const Json& spec, SamplerSpec* out) {
            {"constant_liar", &out->constant_liar},
            {"consider_endpoints", &out->consider_endpoints},
            {"consider_magic_clip", &out->consider_magic_clip},
-           {"consider_prior", &out->consider_prior}}) {
+           {"consider_prior", &out->consider_prior},
+           {"optuna3_density", &out->optuna3_density},
+           {"optuna3_log_int", &out->optuna3_log_int},
+           {"prior_as_neighbor", &out->prior_as_neighbor},
+           {"multivariate_neighbor_bandwidth", &out->multivariate_neighbor_bandwidth}}) {
     if (absl::Status st = ReadBool(s, "sampler", key, field); !st.ok()) return st;
   }
   if (absl::Status st = ReadNumber(s, "sampler", "prior_weight", &out->prior_weight, false); !st.ok()) return st;

@@ -47,6 +47,12 @@ struct SamplerSpec {
   bool consider_magic_clip = true;
   bool consider_prior = true;
   double prior_weight = 1.0;
+  // Kernel details where Optuna 3.1 and 4.x differ; the defaults measured
+  // better against Optuna 3.1 (docs/BENCHMARKS.md). All false = Optuna 4.9.
+  bool optuna3_density = true;
+  bool optuna3_log_int = true;
+  bool prior_as_neighbor = true;
+  bool multivariate_neighbor_bandwidth = false;
 };
 
 struct PrunerSpec {
