@@ -136,6 +136,25 @@ INSTANTIATE_TEST_SUITE_P(
         Case{3, 40, 33, 16, true, true, true, true}),
     [](const ::testing::TestParamInfo<Case>& info) { return Name(info.param); });
 
+// B and C as the model passes them: slices of one [batch, L, r + 2N] (or
+// channel-major [batch, r + 2N, L]) projection output, not contiguous.
+TEST(SelectiveScanLayouts, StridedBAndCMatchContiguous) {
+  const int64_t batch = 2, dim = 5, L = 9, N = 6, r = 3;
+  auto in = MakeInputs(Case{batch, dim, L, N, true, true, true, true}, torch::kFloat, 6);
+  for (bool channel_major : {false, true}) {
+    Tensor x_dbl = channel_major ? torch::randn({batch, r + 2 * N, L})
+                                 : torch::randn({batch, L, r + 2 * N}).transpose(1, 2);
+    in[3] = x_dbl.narrow(1, r, N);
+    in[4] = x_dbl.narrow(1, r + N, N);
+    ASSERT_FALSE(in[3].is_contiguous());
+    Tensor strided = RunScan(true, in, true);
+    auto contiguous = in;
+    contiguous[3] = in[3].contiguous();
+    contiguous[4] = in[4].contiguous();
+    EXPECT_TRUE(torch::allclose(strided, RunScan(false, contiguous, true), 1e-4, 1e-4));
+  }
+}
+
 TEST(SelectiveScanChecks, WrongShapeNamesTheArgument) {
   auto in = MakeInputs(Case{2, 3, 5, 4, true, true, true, true}, torch::kFloat, 4);
   in[3] = torch::randn({2, 5, 5});  // B with N = 5 while A has N = 4

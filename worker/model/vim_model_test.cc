@@ -202,6 +202,25 @@ TEST(VimExtensionHooks, AdditionalScanShapes) {
   EXPECT_GT((m->forward(x, &rnd) - base).abs().max().item<double>(), 1e-6);
 }
 
+// A Param override of the wrong shape fails with the official key in the message.
+TEST(VimExtensionHooks, BadParamShapeNamesTheKey) {
+  VisionMamba m = SmallModel();
+  class BadXProj : public VimExtension {
+   public:
+    Tensor Param(const std::string& name, const Tensor& base) override {
+      return name == "layers.1.mixer.x_proj_b.weight" ? base.narrow(0, 0, base.size(0) - 1) : base;
+    }
+  } bad;
+  try {
+    m->forward(torch::randn({1, 3, 32, 32}), &bad);
+    FAIL() << "expected a shape error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layers.1.mixer.x_proj_b.weight has shape"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // Prompt tuning (OnTokens), affix (Affix), deltas: shapes flow and the hook
 // results reach the output; zero deltas change nothing.
 class Hooks : public VimExtension {
