@@ -1,7 +1,8 @@
 #!/bin/bash
 # Parity of the C++ Vim (peftsearch-model forward) with the independent Python
 # reference (vim_ref.py) on the same safetensors weights and input: logits max
-# abs error <= 1e-4 (fp32), for small custom Vims and Vim-T at 224². Also:
+# abs error <= 1e-4 (fp32), for small custom Vims, Vim-T at 224² and a small
+# Mamba LM. Also:
 # bad checkpoints fail with errors naming the key or byte offset.
 set -euo pipefail
 PY=/usr/bin/python3
@@ -18,8 +19,10 @@ OVERLAP=(--model vim_custom --img-size 32 --patch-size 8 --stride 4 --embed-dim 
   --num-classes 7)
 ODD=(--model vim_custom --img-size 48 --patch-size 16 --embed-dim 40 --depth 2 --num-classes 3)
 TINY=(--model vim_tiny)
+# A small Mamba LM (unidirectional mixer, embedding, tied head, vocab 101 -> 104).
+LM=(--model mamba_130m --embed-dim 48 --depth 2 --vocab-size 101)
 "$PY" "$REF/make_input.py" "$T/small.x.safetensors" 2 32 3 "$T/overlap.x.safetensors" 3 32 4 \
-  "$T/odd.x.safetensors" 1 48 5 "$T/tiny.x.safetensors" 2 224 6
+  "$T/odd.x.safetensors" 1 48 5 "$T/tiny.x.safetensors" 2 224 6 "$T/lm.x.safetensors" 2 -101 7
 
 run_case() {  # run_case NAME FLAGS...: C++ init + forward, Python reference, compare
   local name=$1
@@ -37,6 +40,7 @@ run_case small "${SMALL[@]}"
 run_case overlap "${OVERLAP[@]}"
 run_case odd "${ODD[@]}"
 run_case tiny "${TINY[@]}"
+run_case lm "${LM[@]}"
 
 expect_error() {  # expect_error NEEDLE CMD...: CMD fails and stderr holds NEEDLE
   local needle=$1

@@ -8,8 +8,10 @@ shared/research/vim_mambapeft.md §1-3. No code is shared with the C++ side.
 
 CLI:
   vim_ref.py forward --weights W --input X --output Y [--threads N]
-The Vim configuration comes from the weights' metadata key
-"peftsearch.vim_config" (written by `peftsearch-model init`) or --config JSON.
+The input holds 'images' (Vim) or 'input_ids' (Mamba LM, mamba_lm_forward).
+The configuration comes from the weights' metadata key "peftsearch.vim_config"
+or "peftsearch.mamba_lm_config" (written by `peftsearch-model init`) or
+--config JSON.
 """
 import argparse
 import json
@@ -145,6 +147,27 @@ def vim_forward(p, cfg, images):
     return F.linear(feats, p["head.weight"], p["head.bias"])
 
 
+def mamba_lm_forward(p, cfg, input_ids):
+    """MambaLMHeadModel (state-spaces/mamba): embedding, unidirectional Mamba
+    blocks (Add -> RMSNorm -> Mixer, fp32 residual), norm_f, tied LM head."""
+    eps = cfg.get("norm_eps", 1e-5)
+    dt_rank = math.ceil(cfg["d_model"] / 16)
+    emb = p["backbone.embedding.weight"]
+    hidden, residual = F.embedding(input_ids, emb), None
+    for i in range(cfg["n_layer"]):
+        pre = f"backbone.layers.{i}.mixer."
+        residual = hidden if residual is None else residual + hidden
+        h = rms_norm(residual.float(), p[f"backbone.layers.{i}.norm.weight"], eps)
+        xz = (h @ p[pre + "in_proj.weight"].t()).transpose(1, 2)
+        out = inner_no_out_proj(xz, p[pre + "conv1d.weight"], p[pre + "conv1d.bias"],
+                                p[pre + "x_proj.weight"], p[pre + "dt_proj.weight"],
+                                p[pre + "dt_proj.bias"], -torch.exp(p[pre + "A_log"].float()),
+                                p[pre + "D"], dt_rank)
+        hidden = F.linear(out.transpose(1, 2), p[pre + "out_proj.weight"])
+    residual = residual + hidden
+    return rms_norm(residual, p["backbone.norm_f.weight"], eps) @ emb.t()
+
+
 def load_model(weights, config_json=None):
     p, meta = st_io.load(weights)
     cfg = json.loads(config_json or meta["peftsearch.vim_config"])
@@ -169,10 +192,15 @@ def main():
     SCAN = SCANS[a.scan]
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    p, cfg = load_model(a.weights, a.config)
-    images = st_io.load(a.input)[0]["images"].float()
+    p, meta = st_io.load(a.weights)
+    inputs = st_io.load(a.input)[0]
     with torch.no_grad():
-        logits = vim_forward(p, cfg, images)
+        if "input_ids" in inputs:
+            cfg = json.loads(a.config or meta["peftsearch.mamba_lm_config"])
+            logits = mamba_lm_forward(p, cfg, inputs["input_ids"].long())
+        else:
+            cfg = json.loads(a.config or meta["peftsearch.vim_config"])
+            logits = vim_forward(p, cfg, inputs["images"].float())
     st_io.save(a.output, {"logits": logits}, {"format": "pt"})
     if a.compare:
         other = st_io.load(a.compare)[0]["logits"]

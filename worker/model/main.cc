@@ -18,10 +18,11 @@ void AddModelFlags(CLI::App* cmd, peftsearch::model::ModelSpec* spec) {
   cmd->add_option("--img-size", spec->img_size, "override: input image size");
   cmd->add_option("--patch-size", spec->patch_size, "override: patch size (stride follows)");
   cmd->add_option("--stride", spec->stride, "override: patch stride");
-  cmd->add_option("--embed-dim", spec->embed_dim, "override: width D");
+  cmd->add_option("--embed-dim", spec->embed_dim, "override: width D (d_model for mamba_*)");
   cmd->add_option("--depth", spec->depth, "override: number of layers");
   cmd->add_option("--d-state", spec->d_state, "override: SSM state size");
   cmd->add_option("--num-classes", spec->num_classes, "override: head classes (0: none)");
+  cmd->add_option("--vocab-size", spec->vocab_size, "override (mamba_*): vocabulary before padding");
   cmd->add_option("--drop-path", spec->drop_path_rate, "override: drop path rate");
   cmd->add_option("--threads", spec->threads, "intra-op threads (0: LibTorch default)");
 }

@@ -60,6 +60,18 @@ absl::StatusOr<VimConfig> ResolveVimConfig(const ModelSpec& spec) {
   return c;
 }
 
+absl::StatusOr<MambaLMConfig> ResolveMambaLMConfig(const ModelSpec& spec) {
+  auto c = MambaLMPreset(spec.model);
+  if (!c.ok()) return c.status();
+  if (spec.embed_dim) c->d_model = *spec.embed_dim;
+  if (spec.depth) c->n_layer = *spec.depth;
+  if (spec.d_state) c->d_state = *spec.d_state;
+  if (spec.vocab_size) c->vocab_size = *spec.vocab_size;
+  absl::Status s = ValidateMambaLMConfig(*c);
+  if (!s.ok()) return s;
+  return c;
+}
+
 std::string VimConfigToJson(const VimConfig& c) {
   nlohmann::json j = {{"img_size", c.img_size},     {"patch_size", c.patch_size},
                       {"stride", c.stride},         {"in_chans", c.in_chans},
@@ -73,7 +85,7 @@ std::string VimConfigToJson(const VimConfig& c) {
 absl::Status RunInfo(const ModelSpec& spec, std::ostream& out) {
   std::shared_ptr<torch::nn::Module> m;
   if (IsMambaLM(spec.model)) {
-    auto c = MambaLMPreset(spec.model);
+    auto c = ResolveMambaLMConfig(spec);
     if (!c.ok()) return c.status();
     m = MambaLM(*c).ptr();
     out << "model " << spec.model << ": d_model " << c->d_model << ", layers " << c->n_layer
@@ -101,8 +113,13 @@ absl::Status RunInit(const ModelSpec& spec, uint64_t seed, const std::string& ou
   Metadata meta = {{"format", "pt"}, {"peftsearch.model", spec.model},
                    {"peftsearch.seed", std::to_string(seed)}};
   if (IsMambaLM(spec.model)) {
-    auto c = MambaLMPreset(spec.model);
+    auto c = ResolveMambaLMConfig(spec);
     if (!c.ok()) return c.status();
+    nlohmann::json j = {{"d_model", c->d_model},     {"n_layer", c->n_layer},
+                        {"vocab_size", c->vocab_size}, {"padded_vocab", c->padded_vocab()},
+                        {"d_state", c->d_state},     {"d_conv", c->d_conv},
+                        {"expand", c->expand},       {"norm_eps", c->norm_eps}};
+    meta["peftsearch.mamba_lm_config"] = j.dump();
     MambaLM m(*c);
     InitMambaLM(m.get(), seed);
     return WriteSafetensors(output, StateDict(*m), meta);
@@ -123,7 +140,7 @@ absl::Status RunForward(const ModelSpec& spec, const std::string& weights,
   torch::NoGradGuard no_grad;
   torch::Tensor logits;
   if (IsMambaLM(spec.model)) {
-    auto c = MambaLMPreset(spec.model);
+    auto c = ResolveMambaLMConfig(spec);
     if (!c.ok()) return c.status();
     MambaLM m(*c);
     absl::Status s = LoadCheckpoint(weights, m.get(), LoadOptions{kMambaLMIgnoredKeys});

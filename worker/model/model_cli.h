@@ -24,7 +24,10 @@ namespace model {
 struct ModelSpec {
   std::string model = "vim_small";
   // Overrides of the preset (vim_* only); unset = preset value.
+  // For mamba_* models embed_dim, depth, d_state and vocab_size override
+  // d_model, n_layer, d_state and vocab_size.
   std::optional<int64_t> img_size, patch_size, stride, embed_dim, depth, d_state, num_classes;
+  std::optional<int64_t> vocab_size;
   std::optional<double> drop_path_rate;
   int threads = 0;  // 0: LibTorch default
 };
@@ -33,6 +36,7 @@ struct ModelSpec {
 // INVALID_ARGUMENT naming a bad field.
 absl::StatusOr<VimConfig> ResolveVimConfig(const ModelSpec& spec);
 bool IsMambaLM(const std::string& model);
+absl::StatusOr<MambaLMConfig> ResolveMambaLMConfig(const ModelSpec& spec);
 
 std::string VimConfigToJson(const VimConfig& c);
 
