@@ -62,6 +62,16 @@ struct WorkerRecord {
   int64_t last_heartbeat_ms = 0;
 };
 
+// A bearer token: only the SHA-256 (hex) of the secret is stored.
+struct TokenRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string role;  // admin, submit, read, worker
+  std::string sha256;
+  int64_t created_ms = 0;
+  int64_t revoked_ms = 0;  // 0 while the token is valid
+};
+
 struct EventRecord {
   int64_t seq = 0;
   int64_t study_id = 0;

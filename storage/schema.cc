@@ -69,6 +69,23 @@ const std::vector<std::string>& Migrations() {
         ALTER TABLE studies ADD COLUMN phase INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE studies ADD COLUMN summary_json TEXT NOT NULL DEFAULT '';
       )sql",
+      // 3: bearer tokens (only their SHA-256 is kept) and which token each
+      // worker registered with, so that a worker token touches only its own
+      // leases, across controller restarts too.
+      R"sql(
+        CREATE TABLE auth_tokens (
+          id INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          role TEXT NOT NULL,
+          sha256 TEXT NOT NULL UNIQUE,
+          created_ms INTEGER NOT NULL,
+          revoked_ms INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE worker_tokens (
+          worker_id TEXT PRIMARY KEY,
+          token_sha256 TEXT NOT NULL
+        );
+      )sql",
   };
   return *kMigrations;
 }

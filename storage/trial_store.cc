@@ -851,6 +851,130 @@ absl::StatusOr<std::vector<WorkerRecord>> TrialStore::ListWorkers() {
   return out;
 }
 
+// -------------------------------------------------------------------- tokens
+
+namespace {
+constexpr char kTokenColumns[] = "id, name, role, sha256, created_ms, revoked_ms";
+
+TokenRecord ReadToken(const Statement& s) {
+  TokenRecord t;
+  t.id = s.ColumnInt(0);
+  t.name = s.ColumnText(1);
+  t.role = s.ColumnText(2);
+  t.sha256 = s.ColumnText(3);
+  t.created_ms = s.ColumnInt(4);
+  t.revoked_ms = s.ColumnInt(5);
+  return t;
+}
+}  // namespace
+
+absl::StatusOr<TokenRecord> TrialStore::CreateToken(const std::string& name,
+                                                    const std::string& role,
+                                                    const std::string& sha256, int64_t now_ms) {
+  TokenRecord out;
+  RETURN_IF_ERROR(Write([&](SqliteDb* db) -> absl::Status {
+    ASSIGN_OR_RETURN(stmt, db->Cached("INSERT INTO auth_tokens (name, role, sha256, created_ms) "
+                                      "VALUES (?, ?, ?, ?)"));
+    stmt->Bind(1, name).Bind(2, role).Bind(3, sha256).Bind(4, now_ms);
+    absl::Status run = stmt->Run();
+    if (absl::IsAlreadyExists(run)) {
+      return absl::AlreadyExistsError(absl::StrCat("a token named '", name, "' already exists"));
+    }
+    RETURN_IF_ERROR(run);
+    out.id = db->LastInsertRowId();
+    return absl::OkStatus();
+  }));
+  out.name = name;
+  out.role = role;
+  out.sha256 = sha256;
+  out.created_ms = now_ms;
+  return out;
+}
+
+absl::StatusOr<std::vector<TokenRecord>> TrialStore::ListTokens() {
+  std::vector<TokenRecord> out;
+  RETURN_IF_ERROR(Read([&](SqliteDb* db) -> absl::Status {
+    ASSIGN_OR_RETURN(stmt, db->Cached(absl::StrCat("SELECT ", kTokenColumns,
+                                                   " FROM auth_tokens ORDER BY id")));
+    while (true) {
+      ASSIGN_OR_RETURN(row, stmt->Step());
+      if (!row) break;
+      out.push_back(ReadToken(*stmt));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status TrialStore::RevokeToken(const std::string& name_or_id, int64_t now_ms) {
+  return Write([&](SqliteDb* db) -> absl::Status {
+    ASSIGN_OR_RETURN(stmt, db->Cached("UPDATE auth_tokens SET revoked_ms = ? WHERE revoked_ms = 0 "
+                                      "AND (name = ? OR CAST(id AS TEXT) = ?)"));
+    stmt->Bind(1, now_ms).Bind(2, name_or_id).Bind(3, name_or_id);
+    RETURN_IF_ERROR(stmt->Run());
+    if (db->Changes() == 0) {
+      return absl::NotFoundError(absl::StrCat("no valid token named '", name_or_id, "'"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<TokenRecord> TrialStore::FindToken(const std::string& sha256) {
+  std::optional<TokenRecord> out;
+  RETURN_IF_ERROR(Read([&](SqliteDb* db) -> absl::Status {
+    ASSIGN_OR_RETURN(stmt, db->Cached(absl::StrCat("SELECT ", kTokenColumns,
+                                                   " FROM auth_tokens WHERE sha256 = ? "
+                                                   "AND revoked_ms = 0")));
+    stmt->Bind(1, sha256);
+    ASSIGN_OR_RETURN(row, stmt->Step());
+    if (row) out = ReadToken(*stmt);
+    stmt->Reset();
+    return absl::OkStatus();
+  }));
+  if (!out.has_value()) return absl::NotFoundError("unknown or revoked token");
+  return *out;
+}
+
+absl::StatusOr<int64_t> TrialStore::CountTokens() {
+  int64_t n = 0;
+  RETURN_IF_ERROR(Read([&](SqliteDb* db) -> absl::Status {
+    ASSIGN_OR_RETURN(stmt, db->Cached("SELECT COUNT(*) FROM auth_tokens"));
+    ASSIGN_OR_RETURN(row, stmt->Step());
+    if (row) n = stmt->ColumnInt(0);
+    stmt->Reset();
+    return absl::OkStatus();
+  }));
+  return n;
+}
+
+absl::Status TrialStore::BindWorkerToken(const std::string& worker_id,
+                                         const std::string& token_sha256) {
+  return Write([&](SqliteDb* db) -> absl::Status {
+    ASSIGN_OR_RETURN(stmt, db->Cached("INSERT INTO worker_tokens (worker_id, token_sha256) "
+                                      "VALUES (?, ?) ON CONFLICT(worker_id) DO UPDATE SET "
+                                      "token_sha256 = excluded.token_sha256"));
+    stmt->Bind(1, worker_id).Bind(2, token_sha256);
+    return stmt->Run();
+  });
+}
+
+absl::StatusOr<std::string> TrialStore::WorkerToken(const std::string& worker_id) {
+  std::optional<std::string> out;
+  RETURN_IF_ERROR(Read([&](SqliteDb* db) -> absl::Status {
+    ASSIGN_OR_RETURN(stmt,
+                     db->Cached("SELECT token_sha256 FROM worker_tokens WHERE worker_id = ?"));
+    stmt->Bind(1, worker_id);
+    ASSIGN_OR_RETURN(row, stmt->Step());
+    if (row) out = stmt->ColumnText(0);
+    stmt->Reset();
+    return absl::OkStatus();
+  }));
+  if (!out.has_value()) {
+    return absl::NotFoundError(absl::StrCat("worker '", worker_id, "' registered with no token"));
+  }
+  return *out;
+}
+
 // -------------------------------------------------------------------- events
 
 absl::StatusOr<std::vector<EventRecord>> TrialStore::EventsAfter(int64_t study_id,

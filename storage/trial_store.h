@@ -146,6 +146,24 @@ class TrialStore {
   absl::Status TouchWorker(const std::string& worker_id, int64_t now_ms);
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
 
+  // ------------------------------------------------------------------ tokens
+  // Stores a token by its hash. ALREADY_EXISTS if the name (or hash) is taken.
+  absl::StatusOr<TokenRecord> CreateToken(const std::string& name, const std::string& role,
+                                          const std::string& sha256, int64_t now_ms);
+  // Every token, revoked ones included, by id.
+  absl::StatusOr<std::vector<TokenRecord>> ListTokens();
+  // Revokes the token with this name (or decimal id). NOT_FOUND if none is
+  // valid under that name or id.
+  absl::Status RevokeToken(const std::string& name_or_id, int64_t now_ms);
+  // The valid (not revoked) token with this hash; NOT_FOUND if none.
+  absl::StatusOr<TokenRecord> FindToken(const std::string& sha256);
+  // Every token ever created, revoked ones included.
+  absl::StatusOr<int64_t> CountTokens();
+  // Records the token a worker registered with (replaces an earlier one).
+  absl::Status BindWorkerToken(const std::string& worker_id, const std::string& token_sha256);
+  // The hash recorded by BindWorkerToken; NOT_FOUND if the worker has none.
+  absl::StatusOr<std::string> WorkerToken(const std::string& worker_id);
+
   // ------------------------------------------------------------------ events
   // Events of one study (study_id 0 = all) with seq > after_seq, ascending.
   absl::StatusOr<std::vector<EventRecord>> EventsAfter(int64_t study_id, int64_t after_seq,

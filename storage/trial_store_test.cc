@@ -423,3 +423,47 @@ TEST(TrialStoreFileTest, UnopenablePathNamesThePath) {
 
 }  // namespace
 }  // namespace peftsearch::storage
+
+namespace peftsearch::storage {
+namespace {
+
+TEST(TrialStoreTokens, CreateFindRevokeAndWorkerBinding) {
+  auto store = OpenMemory();
+  auto count = store->CountTokens();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 0);
+  auto t = store->CreateToken("ci", "submit", "abc123", kNow);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_GT(t->id, 0);
+  EXPECT_EQ(store->CreateToken("ci", "read", "other", kNow).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  auto found = store->FindToken("abc123");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->role, "submit");
+  EXPECT_EQ(found->name, "ci");
+  EXPECT_EQ(store->FindToken("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*store->CountTokens(), 1);
+
+  ASSERT_TRUE(store->RevokeToken("ci", kNow + 1).ok());
+  EXPECT_EQ(store->FindToken("abc123").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->RevokeToken("ci", kNow + 2).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*store->CountTokens(), 1);  // revoked tokens still count
+  auto all = store->ListTokens();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].revoked_ms, kNow + 1);
+
+  auto w = store->CreateToken("w", "worker", "def", kNow);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(store->RevokeToken(std::to_string(w->id), kNow).ok());
+
+  EXPECT_EQ(store->WorkerToken("w1").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store->BindWorkerToken("w1", "def").ok());
+  ASSERT_TRUE(store->BindWorkerToken("w1", "ghi").ok());
+  auto bound = store->WorkerToken("w1");
+  ASSERT_TRUE(bound.ok());
+  EXPECT_EQ(*bound, "ghi");
+}
+
+}  // namespace
+}  // namespace peftsearch::storage
