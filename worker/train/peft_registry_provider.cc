@@ -33,8 +33,7 @@ class PeftRegistryProvider final : public PeftProvider {
     peft::PeftDefaults defaults;
     defaults.lr = lr;
     defaults.weight_decay = weight_decay;
-    absl::StatusOr<peft::PeftInstance> instance =
-        peft::CreatePeft(combination, backbone, defaults);
+    absl::StatusOr<peft::PeftInstance> instance = peft::CreatePeft(combination, backbone, defaults);
     if (!instance.ok()) return InPeft(instance.status());
     auto shared = std::make_shared<peft::PeftInstance>(*std::move(instance));
     TaskPeft p;

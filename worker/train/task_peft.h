@@ -14,10 +14,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,7 +36,7 @@ struct TaskPeft {
   std::shared_ptr<model::VimExtension> extension;  // null: linear probing
   std::vector<OptimizerGroup> groups;              // head group excluded
   std::map<std::string, int64_t> trainable_by_method;
-  int64_t trainable = 0;         // scalars, head excluded
+  int64_t trainable = 0;  // scalars, head excluded
   // Writes the task's trainable parameters and its head as safetensors.
   std::function<absl::Status(const torch::nn::Linear& head, const std::string& path)> save;
 };

@@ -24,18 +24,15 @@ const std::string& TinyMiniVtabRoot() {
 }
 
 nlohmann::json TinyTrial(const nlohmann::json& tasks) {
-  return {{"backbone",
-           {{"img_size", 16}, {"patch_size", 4}, {"stride", 4}, {"embed_dim", 32}, {"depth", 2}}},
-          {"weights", {{"random_init", 0}}},
-          {"tasks", tasks},
-          {"data_root", TinyMiniVtabRoot()},
-          {"recipe",
-           {{"epochs", 2},
-            {"warmup_epochs", 0},
-            {"drop_path", 0.0},
-            {"lr", 1e-2},
-            {"batch_size", 16}}},
-          {"threads", 2}};
+  return {
+      {"backbone",
+       {{"img_size", 16}, {"patch_size", 4}, {"stride", 4}, {"embed_dim", 32}, {"depth", 2}}},
+      {"weights", {{"random_init", 0}}},
+      {"tasks", tasks},
+      {"data_root", TinyMiniVtabRoot()},
+      {"recipe",
+       {{"epochs", 2}, {"warmup_epochs", 0}, {"drop_path", 0.0}, {"lr", 1e-2}, {"batch_size", 16}}},
+      {"threads", 2}};
 }
 
 }  // namespace peftsearch::train

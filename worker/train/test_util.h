@@ -4,9 +4,8 @@
 #ifndef PEFTSEARCH_WORKER_TRAIN_TEST_UTIL_H_
 #define PEFTSEARCH_WORKER_TRAIN_TEST_UTIL_H_
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace peftsearch::train {
 

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
@@ -33,7 +32,8 @@ absl::Status MakeDirs(const std::string& path) {
 
 int Fail(const absl::Status& status, std::ostream& out, std::ostream& err) {
   const std::string message(status.message());
-  out << nlohmann::json{{"error", message}, {"code", absl::StatusCodeToString(status.code())}}.dump()
+  out << nlohmann::json{{"error", message}, {"code", absl::StatusCodeToString(status.code())}}
+             .dump()
       << std::endl;
   err << "peftsearch-train: " << status.ToString() << std::endl;
   const bool bad_trial = absl::IsInvalidArgument(status) || absl::IsNotFound(status) ||
@@ -41,8 +41,7 @@ int Fail(const absl::Status& status, std::ostream& out, std::ostream& err) {
   return bad_trial ? kExitBadTrial : kExitFailed;
 }
 
-int Run(const CliOptions& options, const PeftProvider& peft, std::ostream& out,
-        std::ostream& err) {
+int Run(const CliOptions& options, const PeftProvider& peft, std::ostream& out, std::ostream& err) {
   if (options.trial_path.empty()) {
     return Fail(absl::InvalidArgumentError("--trial: required"), out, err);
   }

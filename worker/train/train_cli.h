@@ -23,8 +23,8 @@ struct CliOptions {
 
 // Exit codes.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;      // the trial ran and failed (NaN loss, I/O)
-inline constexpr int kExitBadTrial = 2;    // bad spec, missing data or weights, unknown PEFT
+inline constexpr int kExitFailed = 1;    // the trial ran and failed (NaN loss, I/O)
+inline constexpr int kExitBadTrial = 2;  // bad spec, missing data or weights, unknown PEFT
 
 // Runs the trial; JSON lines go to `out`, messages to `err`. Returns the exit code.
 int RunTrainCli(const CliOptions& options, const PeftProvider& peft, std::ostream& out,

@@ -5,10 +5,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "worker/train/test_util.h"
 
@@ -74,6 +73,10 @@ TEST(TrainCliTest, BadFieldMissingDataAndUnknownMethodFailClearly) {
 
   json no_task = TinyTrial({"digits", "svhn"});
   ExpectBadTrial(RunWith(no_task, "no_task"), "svhn");
+
+  json cuda = TinyTrial({"digits"});  // this build has no CUDA (or no GPU is visible)
+  cuda["device"] = "cuda";
+  ExpectBadTrial(RunWith(cuda, "cuda"), "device");
 
   json method = TinyTrial({"digits"});
   method["peft"] = {{"lora_everything", json::object()}};

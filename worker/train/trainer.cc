@@ -75,7 +75,7 @@ int64_t Numel(const std::vector<torch::Tensor>& params) {
 struct TrialSession::Task {
   std::string name;
   int num_classes = 0;
-  model::SharedVimBackbone* owner = nullptr;  // shared_ or own.get()
+  model::SharedVimBackbone* owner = nullptr;      // shared_ or own.get()
   std::unique_ptr<model::SharedVimBackbone> own;  // trains_backbone only
   int index = 0;                                  // in owner
 
@@ -148,8 +148,7 @@ absl::Status TrialSession::Init() {
   } else {
     model::LoadOptions load;
     load.ignore_keys = {"head.weight", "head.bias"};  // each task has its own head
-    if (absl::Status s = model::LoadCheckpoint(spec.weights_path, backbone.get(), load);
-        !s.ok()) {
+    if (absl::Status s = model::LoadCheckpoint(spec.weights_path, backbone.get(), load); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("weights: ", s.message()));
     }
   }
@@ -168,7 +167,9 @@ absl::Status TrialSession::Init() {
   for (const std::string& name : spec.tasks) {
     absl::StatusOr<std::unique_ptr<data::VtabTask>> t =
         data::VtabTask::Open(spec.data_root, name, data_options);
-    if (!t.ok()) return absl::Status(t.status().code(), absl::StrCat("task ", name, ": ", t.status().message()));
+    if (!t.ok())
+      return absl::Status(t.status().code(),
+                          absl::StrCat("task ", name, ": ", t.status().message()));
     opened.push_back(*std::move(t));
   }
 
@@ -181,9 +182,13 @@ absl::Status TrialSession::Init() {
     task->name = spec.tasks[i];
     task->num_classes = opened[i]->info().num_classes;
     absl::StatusOr<data::SplitData> train = opened[i]->Load(train_split);
-    if (!train.ok()) return absl::Status(train.status().code(), absl::StrCat("task ", task->name, ": ", train.status().message()));
+    if (!train.ok())
+      return absl::Status(train.status().code(),
+                          absl::StrCat("task ", task->name, ": ", train.status().message()));
     absl::StatusOr<data::SplitData> eval = opened[i]->Load(eval_split);
-    if (!eval.ok()) return absl::Status(eval.status().code(), absl::StrCat("task ", task->name, ": ", eval.status().message()));
+    if (!eval.ok())
+      return absl::Status(eval.status().code(),
+                          absl::StrCat("task ", task->name, ": ", eval.status().message()));
     task->train = *train;
     task->eval = *eval;
     data::BatchOptions batch_options;
@@ -191,7 +196,9 @@ absl::Status TrialSession::Init() {
     batch_options.seed = spec.recipe.seed ^ NameHash(task->name);
     absl::StatusOr<std::unique_ptr<data::BatchIterator>> batches =
         data::BatchIterator::Create(task->train, batch_options);
-    if (!batches.ok()) return absl::Status(batches.status().code(), absl::StrCat("task ", task->name, ": ", batches.status().message()));
+    if (!batches.ok())
+      return absl::Status(batches.status().code(),
+                          absl::StrCat("task ", task->name, ": ", batches.status().message()));
     task->batches = *std::move(batches);
 
     task->owner = shared_.get();
@@ -199,17 +206,17 @@ absl::Status TrialSession::Init() {
     if (trains_backbone) {
       // `full`: the task trains its own copy, so the shared one stays frozen.
       model::VisionMamba copy(spec.backbone);
-      if (absl::Status s = model::LoadStateDict(model::StateDict(*backbone), copy.get());
-          !s.ok()) {
+      if (absl::Status s = model::LoadStateDict(model::StateDict(*backbone), copy.get()); !s.ok()) {
         return s;
       }
       copy->to(device);
-      task->own = std::make_unique<model::SharedVimBackbone>(copy);  // freezes; CreatePeft unfreezes
+      task->own =
+          std::make_unique<model::SharedVimBackbone>(copy);  // freezes; CreatePeft unfreezes
       task->owner = task->own.get();
       task_backbone = copy;
     }
-    absl::StatusOr<TaskPeft> peft = options_.peft->Create(spec.peft, task_backbone, spec.recipe.lr,
-                                                          spec.recipe.weight_decay);
+    absl::StatusOr<TaskPeft> peft =
+        options_.peft->Create(spec.peft, task_backbone, spec.recipe.lr, spec.recipe.weight_decay);
     if (!peft.ok()) return peft.status();
     task->peft = *std::move(peft);
     task->index = task->owner->AddTask(task->peft.extension, task->num_classes);
@@ -379,12 +386,9 @@ absl::StatusOr<TrialResult> TrialSession::Run() {
     }
     if (options_.events != nullptr) {
       for (auto& t : tasks_) {
-        nlohmann::ordered_json line = {{"event", "epoch"},
-                                       {"task", t->name},
-                                       {"epoch", epoch + 1},
-                                       {"train_loss", t->train_loss},
-                                       {"val_acc", nullptr},
-                                       {"seconds", t->seconds}};
+        nlohmann::ordered_json line = {{"event", "epoch"},   {"task", t->name},
+                                       {"epoch", epoch + 1}, {"train_loss", t->train_loss},
+                                       {"val_acc", nullptr}, {"seconds", t->seconds}};
         if (scored) line["val_acc"] = t->accuracy;
         if (scored && spec.mode == "final") line["eval_split"] = spec.eval_split();
         *options_.events << line.dump() << "\n";
@@ -422,6 +426,7 @@ absl::StatusOr<TrialResult> TrialSession::Run() {
     result.tasks.push_back(std::move(tr));
   }
   result.value = sum / tasks_.size();
+  result.backbone_params = Numel(shared_->backbone()->parameters());
   result.wall_seconds = SecondsSince(start);
   result.peak_rss_mb = PeakRssMb();
   return result;
@@ -447,6 +452,7 @@ nlohmann::ordered_json ResultJson(const TrialResult& result) {
                               {"tasks", tasks},
                               {"trainable_params", result.trainable_params},
                               {"per_task_trainable", per_task},
+                              {"backbone_params", result.backbone_params},
                               {"wall_seconds", result.wall_seconds},
                               {"peak_rss_mb", result.peak_rss_mb},
                               {"split", result.split}};

@@ -54,20 +54,21 @@ struct TrainerOptions {
 struct TaskResult {
   std::string task;
   int num_classes = 0;
-  double accuracy = 0;             // top-1 on the evaluation split, in [0, 1]
+  double accuracy = 0;  // top-1 on the evaluation split, in [0, 1]
   double last_train_loss = 0;
-  int64_t trainable = 0;           // PEFT + head scalars
+  int64_t trainable = 0;                               // PEFT + head scalars
   std::map<std::string, int64_t> trainable_by_method;  // + "head"
-  std::string saved_path;          // "" when not saved
+  std::string saved_path;                              // "" when not saved
 };
 
 struct TrialResult {
-  double value = 0;                // mean accuracy over tasks: the objective
+  double value = 0;  // mean accuracy over tasks: the objective
   std::vector<TaskResult> tasks;
-  int64_t trainable_params = 0;    // sum over tasks
+  int64_t trainable_params = 0;  // sum over tasks
+  int64_t backbone_params = 0;   // of the one shared backbone
   double wall_seconds = 0;
   double peak_rss_mb = 0;
-  std::string split;               // "val200" | "test"
+  std::string split;  // "val200" | "test"
 };
 
 class TrialSession {
@@ -108,7 +109,8 @@ class TrialSession {
 absl::StatusOr<TrialResult> RunTrial(const TrialSpec& spec, const TrainerOptions& options);
 
 // The final stdout line: {"value", "tasks": {T: acc}, "trainable_params",
-// "wall_seconds", "peak_rss_mb", "split"} (+ "per_task_trainable").
+// "wall_seconds", "peak_rss_mb", "split"} (+ "per_task_trainable",
+// "backbone_params").
 nlohmann::ordered_json ResultJson(const TrialResult& result);
 
 // Peak resident set size of this process in MiB (getrusage).

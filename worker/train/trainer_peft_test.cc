@@ -40,8 +40,8 @@ TEST_F(TrainerPeftTest, HybridLoraLearnsAboveChance) {
   EXPECT_GT(t.trainable_by_method.at("lora_out_proj"), 0);
   EXPECT_GT(t.trainable_by_method.at("a"), 0);
   EXPECT_EQ(t.trainable_by_method.at("head"), 32 * 10 + 10);
-  EXPECT_EQ(t.trainable, t.trainable_by_method.at("lora_out_proj") +
-                             t.trainable_by_method.at("a") + t.trainable_by_method.at("head"));
+  EXPECT_EQ(t.trainable, t.trainable_by_method.at("lora_out_proj") + t.trainable_by_method.at("a") +
+                             t.trainable_by_method.at("head"));
 }
 
 // Five tasks with their own PEFT parameters over one backbone storage.
@@ -50,8 +50,7 @@ TEST_F(TrainerPeftTest, FiveTasksSharedBackboneOwnPeftParameters) {
   doc["peft"] = {{"lora_x_proj", json::object()}, {"prompt", json::object()}};
   TrainerOptions options;
   options.peft = peft_.get();
-  absl::StatusOr<std::unique_ptr<TrialSession>> session =
-      TrialSession::Create(Spec(doc), options);
+  absl::StatusOr<std::unique_ptr<TrialSession>> session = TrialSession::Create(Spec(doc), options);
   ASSERT_TRUE(session.ok()) << session.status();
   const model::TensorMap first = model::StateDict(*(*session)->TaskBackbone(0));
   std::set<const void*> backbone;
@@ -78,8 +77,7 @@ TEST_F(TrainerPeftTest, FullFineTuningCopiesTheBackbonePerTask) {
   doc["recipe"]["epochs"] = 1;
   TrainerOptions options;
   options.peft = peft_.get();
-  absl::StatusOr<std::unique_ptr<TrialSession>> session =
-      TrialSession::Create(Spec(doc), options);
+  absl::StatusOr<std::unique_ptr<TrialSession>> session = TrialSession::Create(Spec(doc), options);
   ASSERT_TRUE(session.ok()) << session.status();
   const auto a = model::StateDict(*(*session)->TaskBackbone(0));
   const auto b = model::StateDict(*(*session)->TaskBackbone(1));

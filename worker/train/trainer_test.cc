@@ -2,7 +2,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <cmath>
@@ -60,6 +59,7 @@ TEST_F(TrainerTest, TwoEpochsBeatChanceAndStreamEvents) {
   EXPECT_EQ(result->split, "val200");
   EXPECT_EQ(result->trainable_params, 32 * 10 + 10);  // the head only
   EXPECT_GT(result->peak_rss_mb, 0);
+  EXPECT_GT(result->backbone_params, 10000);
 
   const std::vector<json> lines = Lines(events.str());
   ASSERT_EQ(lines.size(), 4u);  // 2 x (epoch event + progress)

@@ -86,20 +86,19 @@ absl::Status ParseRecipe(const json& r, Recipe* out) {
        "min_lr", "grad_clip", "drop_path", "seed", "precision", "eval_batch_size"});
   if (!s.ok()) return s;
   Recipe& o = *out;
-  for (absl::Status st : {GetDouble(r, "lr", "recipe.lr", &o.lr),
-                          GetDouble(r, "weight_decay", "recipe.weight_decay", &o.weight_decay),
-                          GetInt(r, "batch_size", "recipe.batch_size", &o.batch_size),
-                          GetInt(r, "epochs", "recipe.epochs", &o.epochs),
-                          GetInt(r, "warmup_epochs", "recipe.warmup_epochs", &o.warmup_epochs),
-                          GetDouble(r, "warmup_start_factor", "recipe.warmup_start_factor",
-                                    &o.warmup_start_factor),
-                          GetDouble(r, "min_lr", "recipe.min_lr", &o.min_lr),
-                          GetDouble(r, "grad_clip", "recipe.grad_clip", &o.grad_clip),
-                          GetDouble(r, "drop_path", "recipe.drop_path", &o.drop_path),
-                          GetInt(r, "seed", "recipe.seed", &o.seed),
-                          GetString(r, "precision", "recipe.precision", &o.precision),
-                          GetInt(r, "eval_batch_size", "recipe.eval_batch_size",
-                                 &o.eval_batch_size)}) {
+  for (absl::Status st :
+       {GetDouble(r, "lr", "recipe.lr", &o.lr),
+        GetDouble(r, "weight_decay", "recipe.weight_decay", &o.weight_decay),
+        GetInt(r, "batch_size", "recipe.batch_size", &o.batch_size),
+        GetInt(r, "epochs", "recipe.epochs", &o.epochs),
+        GetInt(r, "warmup_epochs", "recipe.warmup_epochs", &o.warmup_epochs),
+        GetDouble(r, "warmup_start_factor", "recipe.warmup_start_factor", &o.warmup_start_factor),
+        GetDouble(r, "min_lr", "recipe.min_lr", &o.min_lr),
+        GetDouble(r, "grad_clip", "recipe.grad_clip", &o.grad_clip),
+        GetDouble(r, "drop_path", "recipe.drop_path", &o.drop_path),
+        GetInt(r, "seed", "recipe.seed", &o.seed),
+        GetString(r, "precision", "recipe.precision", &o.precision),
+        GetInt(r, "eval_batch_size", "recipe.eval_batch_size", &o.eval_batch_size)}) {
     if (!st.ok()) return st;
   }
   if (!(o.lr > 0)) return Bad("recipe.lr", absl::StrCat("must be > 0, got ", o.lr));
@@ -144,8 +143,7 @@ absl::Status ParseBackbone(const json& doc, TrialSpec* spec) {
     }
     absl::StatusOr<model::SafetensorsFile> file = model::ReadSafetensors(spec->weights_path);
     if (!file.ok()) {
-      return absl::Status(file.status().code(),
-                          absl::StrCat("weights: ", file.status().message()));
+      return absl::Status(file.status().code(), absl::StrCat("weights: ", file.status().message()));
     }
     auto meta = file->metadata.find("vim_config");
     if (meta == file->metadata.end()) {
@@ -208,8 +206,8 @@ absl::StatusOr<json> Unwrap(const json& doc) {
   if (params == doc.end() || params->is_null()) return trial;
   if (!params->is_object()) return Bad("params", "expected an object, got " + params->dump());
   static const std::set<std::string> kRecipe = {
-      "lr", "weight_decay", "batch_size", "epochs", "warmup_epochs", "warmup_start_factor",
-      "min_lr", "grad_clip", "drop_path", "seed", "precision"};
+      "lr",     "weight_decay", "batch_size", "epochs", "warmup_epochs", "warmup_start_factor",
+      "min_lr", "grad_clip",    "drop_path",  "seed",   "precision"};
   for (auto it = params->begin(); it != params->end(); ++it) {
     if (it.key() == "peft") {
       trial["peft"] = it.value();
@@ -239,10 +237,10 @@ absl::StatusOr<TrialSpec> ParseTrialSpec(const json& input) {
   if (!unwrapped.ok()) return unwrapped.status();
   const json& doc = *unwrapped;
   if (!doc.is_object()) return Bad("objective.trial", "expected a JSON object");
-  absl::Status s = CheckKeys(doc, "",
-                             {"backbone", "weights", "peft", "recipe", "tasks", "data_root",
-                              "image_size", "cache_dir", "mode", "device", "threads",
-                              "parallel_tasks"});
+  absl::Status s =
+      CheckKeys(doc, "",
+                {"backbone", "weights", "peft", "recipe", "tasks", "data_root", "image_size",
+                 "cache_dir", "mode", "device", "threads", "parallel_tasks"});
   if (!s.ok()) return s;
 
   TrialSpec spec;
@@ -294,9 +292,9 @@ absl::StatusOr<TrialSpec> ParseTrialSpec(const json& input) {
   spec.image_size = static_cast<int>(spec.backbone.img_size);
   if (s = GetInt(doc, "image_size", "image_size", &spec.image_size); !s.ok()) return s;
   if (spec.image_size != spec.backbone.img_size) {
-    return Bad("image_size", absl::StrCat(spec.image_size, " differs from the backbone's img_size ",
-                                          spec.backbone.img_size,
-                                          " (pos_embed is not interpolated)"));
+    return Bad("image_size",
+               absl::StrCat(spec.image_size, " differs from the backbone's img_size ",
+                            spec.backbone.img_size, " (pos_embed is not interpolated)"));
   }
 
   if (s = GetString(doc, "mode", "mode", &spec.mode); !s.ok()) return s;

@@ -40,10 +40,9 @@
 #define PEFTSEARCH_WORKER_TRAIN_TRIAL_SPEC_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "worker/model/vim_config.h"
@@ -64,7 +63,7 @@ struct Recipe {
   double grad_clip = 5.0;             // global L2 max norm per task; 0 = off
   double drop_path = 0.1;
   uint64_t seed = 0;
-  std::string precision = "fp32";     // "fp32" | "bf16"
+  std::string precision = "fp32";  // "fp32" | "bf16"
   int64_t eval_batch_size = 128;
 };
 

@@ -26,12 +26,12 @@ std::string TempRoot() {
 }
 
 json Valid() {
-  return json{{"backbone",
-               {{"img_size", 32}, {"patch_size", 8}, {"stride", 8}, {"embed_dim", 32},
-                {"depth", 2}}},
-              {"weights", {{"random_init", 1}}},
-              {"data_root", TempRoot()},
-              {"threads", 2}};
+  return json{
+      {"backbone",
+       {{"img_size", 32}, {"patch_size", 8}, {"stride", 8}, {"embed_dim", 32}, {"depth", 2}}},
+      {"weights", {{"random_init", 1}}},
+      {"data_root", TempRoot()},
+      {"threads", 2}};
 }
 
 // The error of `doc`; its message must name `field`.
@@ -178,10 +178,11 @@ TEST(TrialSpecTest, BackboneFromWeightsMetadata) {
   const std::string with = root + "/with_meta.safetensors";
   const std::string without = root + "/without_meta.safetensors";
   model::TensorMap tensors = {{"norm_f.weight", torch::ones({16})}};
-  ASSERT_TRUE(model::WriteSafetensors(
-                  with, tensors,
-                  {{"vim_config", R"({"img_size":16,"patch_size":4,"stride":4,"embed_dim":16,"depth":1})"}})
-                  .ok());
+  ASSERT_TRUE(
+      model::WriteSafetensors(
+          with, tensors,
+          {{"vim_config", R"({"img_size":16,"patch_size":4,"stride":4,"embed_dim":16,"depth":1})"}})
+          .ok());
   ASSERT_TRUE(model::WriteSafetensors(without, tensors).ok());
   json doc = Valid();
   doc.erase("backbone");
