@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "controller/executor/slurm_executor.h"
 #include "controller/study_engine.h"
 
 namespace peftsearch::controller {
@@ -19,6 +20,25 @@ struct ServerOptions {
   // tests and scripts read it to find a port chosen with :0.
   std::string address_file;
   int drain_seconds = 10;
+  // TLS: PEM files of the server certificate chain and key; both or neither.
+  std::string tls_cert;
+  std::string tls_key;
+  // PEM CA bundle: clients may present certificates signed by it, and
+  // WorkerService calls must (workers authenticate twice: certificate and
+  // token). REQUIRES tls_cert.
+  std::string tls_client_ca;
+  // Bearer tokens are required even while the store holds none (otherwise
+  // auth turns on with the first token, see auth.h).
+  bool require_auth = false;
+  // Allows serving a non-loopback address without TLS and tokens.
+  bool insecure = false;
+
+  // "" or "none": workers are started by someone else; "slurm": the
+  // controller submits worker jobs itself (executor/slurm_executor.h). An
+  // empty slurm.controller_address means the bound address (this host's name
+  // when bound to a wildcard address).
+  std::string executor;
+  executor::SlurmExecutorOptions slurm;
 };
 
 // Serves until `wait_for_stop` returns (e.g. on SIGTERM), then shuts down

@@ -7,6 +7,7 @@
 #ifndef PEFTSEARCH_CONTROLLER_SERVICES_H_
 #define PEFTSEARCH_CONTROLLER_SERVICES_H_
 
+#include "controller/auth.h"
 #include "controller/study_engine.h"
 #include "proto/peftsearch.grpc.pb.h"
 
@@ -14,7 +15,9 @@ namespace peftsearch::controller {
 
 class StudyServiceImpl final : public v1::StudyService::Service {
  public:
-  explicit StudyServiceImpl(StudyEngine* engine) : engine_(engine) {}
+  // `auth` may be null (no auth); both must outlive the service.
+  explicit StudyServiceImpl(StudyEngine* engine, Authorizer* auth = nullptr)
+      : engine_(engine), auth_(auth) {}
 
   grpc::Status CreateStudy(grpc::ServerContext*, const v1::CreateStudyRequest*,
                            v1::Study*) override;
@@ -37,11 +40,13 @@ class StudyServiceImpl final : public v1::StudyService::Service {
 
  private:
   StudyEngine* engine_;
+  Authorizer* auth_;
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  explicit WorkerServiceImpl(StudyEngine* engine) : engine_(engine) {}
+  explicit WorkerServiceImpl(StudyEngine* engine, Authorizer* auth = nullptr)
+      : engine_(engine), auth_(auth) {}
 
   grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
                               v1::RegisterWorkerResponse*) override;
@@ -58,6 +63,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
 
  private:
   StudyEngine* engine_;
+  Authorizer* auth_;
 };
 
 }  // namespace peftsearch::controller

@@ -5,34 +5,44 @@
 
 namespace peftsearch::controller {
 
-grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext* context,
                                            const v1::CreateStudyRequest* request,
                                            v1::Study* reply) {
+  auto caller = AuthorizeCall(auth_, context, "CreateStudy");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto view = engine_->CreateStudy(request->spec_json());
   if (!view.ok()) return ToGrpcStatus(view.status());
   ToProto(*view, reply);
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext*, const v1::GetStudyRequest* request,
+grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext* context,
+                                        const v1::GetStudyRequest* request,
                                         v1::Study* reply) {
+  auto caller = AuthorizeCall(auth_, context, "GetStudy");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto view = engine_->GetStudy(request->study());
   if (!view.ok()) return ToGrpcStatus(view.status());
   ToProto(*view, reply);
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext*, const v1::ListStudiesRequest*,
+grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext* context,
+                                           const v1::ListStudiesRequest*,
                                            v1::ListStudiesResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "ListStudies");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto views = engine_->ListStudies();
   if (!views.ok()) return ToGrpcStatus(views.status());
   for (const StudyView& v : *views) ToProto(v, reply->add_studies());
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext* context,
                                           const v1::ListTrialsRequest* request,
                                           v1::ListTrialsResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "ListTrials");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   std::optional<storage::TrialState> state;
   if (request->state() != v1::TRIAL_STATE_UNSPECIFIED) {
     state = static_cast<storage::TrialState>(request->state());
@@ -46,17 +56,22 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::GetTrial(grpc::ServerContext*, const v1::GetTrialRequest* request,
+grpc::Status StudyServiceImpl::GetTrial(grpc::ServerContext* context,
+                                        const v1::GetTrialRequest* request,
                                         v1::Trial* reply) {
+  auto caller = AuthorizeCall(auth_, context, "GetTrial");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto trial = engine_->GetTrial(request->study(), request->number());
   if (!trial.ok()) return ToGrpcStatus(trial.status());
   ToProto(*trial, reply);
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::BestTrials(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::BestTrials(grpc::ServerContext* context,
                                           const v1::BestTrialsRequest* request,
                                           v1::BestTrialsResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "BestTrials");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto trials = engine_->BestTrials(request->study(), request->count());
   if (!trials.ok()) return ToGrpcStatus(trials.status());
   for (const auto& t : *trials) ToProto(t, reply->add_trials());
@@ -66,6 +81,8 @@ grpc::Status StudyServiceImpl::BestTrials(grpc::ServerContext*,
 grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
                                           const v1::WatchStudyRequest* request,
                                           grpc::ServerWriter<v1::StudyEvent>* writer) {
+  auto caller = AuthorizeCall(auth_, context, "WatchStudy");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto study = engine_->GetStudy(request->study());
   if (!study.ok()) return ToGrpcStatus(study.status());
   const int64_t study_id = study->record.id;
@@ -91,25 +108,33 @@ grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::CancelStudy(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::CancelStudy(grpc::ServerContext* context,
                                            const v1::CancelStudyRequest* request,
                                            v1::Study* reply) {
+  auto caller = AuthorizeCall(auth_, context, "CancelStudy");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto view = engine_->CancelStudy(request->study());
   if (!view.ok()) return ToGrpcStatus(view.status());
   ToProto(*view, reply);
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::AskTrial(grpc::ServerContext*, const v1::AskTrialRequest* request,
+grpc::Status StudyServiceImpl::AskTrial(grpc::ServerContext* context,
+                                        const v1::AskTrialRequest* request,
                                         v1::Trial* reply) {
+  auto caller = AuthorizeCall(auth_, context, "AskTrial");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto trial = engine_->AskTrial(request->study());
   if (!trial.ok()) return ToGrpcStatus(trial.status());
   ToProto(*trial, reply);
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::TellTrial(grpc::ServerContext*, const v1::TellTrialRequest* request,
+grpc::Status StudyServiceImpl::TellTrial(grpc::ServerContext* context,
+                                         const v1::TellTrialRequest* request,
                                          v1::Trial* reply) {
+  auto caller = AuthorizeCall(auth_, context, "TellTrial");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   storage::TrialOutcome outcome;
   switch (request->state()) {
     case v1::TRIAL_STATE_UNSPECIFIED:
@@ -134,8 +159,11 @@ grpc::Status StudyServiceImpl::TellTrial(grpc::ServerContext*, const v1::TellTri
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+grpc::Status StudyServiceImpl::ListWorkers(grpc::ServerContext* context,
+                                           const v1::ListWorkersRequest*,
                                            v1::ListWorkersResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "ListWorkers");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto workers = engine_->ListWorkers();
   if (!workers.ok()) return ToGrpcStatus(workers.status());
   for (const auto& w : *workers) ToProto(w, reply->add_workers());

@@ -7,9 +7,16 @@
 
 namespace peftsearch::controller {
 
-grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "RegisterWorker");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (absl::Status s = auth_ == nullptr ? absl::OkStatus()
+                                        : auth_->CheckReregister(*caller, request->worker_id());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   storage::WorkerRecord w;
   w.id = request->worker_id();
   w.name = request->name();
@@ -20,14 +27,23 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
   }
   auto id = engine_->RegisterWorker(w);
   if (!id.ok()) return ToGrpcStatus(id.status());
+  if (auth_ != nullptr) {
+    if (absl::Status s = auth_->BindWorker(*caller, *id); !s.ok()) return ToGrpcStatus(s);
+  }
   reply->set_worker_id(*id);
   reply->set_heartbeat_interval_ms(engine_->heartbeat_interval_ms());
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "Heartbeat");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (auth_ != nullptr) {
+    absl::Status s = auth_->CheckWorker(*caller, request->worker_id());
+    if (!s.ok()) return ToGrpcStatus(s);
+  }
   std::vector<std::string> tokens(request->lease_tokens().begin(), request->lease_tokens().end());
   auto leases = engine_->Heartbeat(request->worker_id(), tokens);
   if (!leases.ok()) return ToGrpcStatus(leases.status());
@@ -44,8 +60,14 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,
 grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext* context,
                                              const v1::AcquireTrialRequest* request,
                                              v1::AcquireTrialResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "AcquireTrial");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (request->worker_id().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "worker_id: register first");
+  }
+  if (auth_ != nullptr) {
+    absl::Status s = auth_->CheckWorker(*caller, request->worker_id());
+    if (!s.ok()) return ToGrpcStatus(s);
   }
   std::vector<std::string> types(request->objective_types().begin(),
                                  request->objective_types().end());
@@ -72,9 +94,15 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
                                                const v1::ReportProgressRequest* request,
                                                v1::ReportProgressResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "ReportProgress");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (auth_ != nullptr) {
+    absl::Status s = auth_->CheckLease(*caller, request->lease_token());
+    if (!s.ok()) return ToGrpcStatus(s);
+  }
   int64_t deadline = 0;
   auto action = engine_->ReportProgress(request->lease_token(), request->step(), request->value(),
                                         &deadline);
@@ -94,9 +122,15 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext* context,
                                               const v1::CompleteTrialRequest* request,
                                               v1::CompleteTrialResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "CompleteTrial");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (auth_ != nullptr) {
+    absl::Status s = auth_->CheckLease(*caller, request->lease_token());
+    if (!s.ok()) return ToGrpcStatus(s);
+  }
   auto state = engine_->CompleteTrial(request->lease_token(), request->value(),
                                       request->result_json());
   if (!state.ok()) return ToGrpcStatus(state.status());
@@ -104,9 +138,15 @@ grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::FailTrial(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::FailTrial(grpc::ServerContext* context,
                                           const v1::FailTrialRequest* request,
                                           v1::FailTrialResponse* reply) {
+  auto caller = AuthorizeCall(auth_, context, "FailTrial");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (auth_ != nullptr) {
+    absl::Status s = auth_->CheckLease(*caller, request->lease_token());
+    if (!s.ok()) return ToGrpcStatus(s);
+  }
   auto state = engine_->FailTrial(request->lease_token(), request->message());
   if (!state.ok()) return ToGrpcStatus(state.status());
   reply->set_state(static_cast<v1::TrialState>(*state));

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
 
+#include "controller/cli/channel.h"
 #include "controller/cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -28,6 +29,18 @@ int main(int argc, char** argv) {
   app.add_option("--controller", controller,
                  "controller address HOST:PORT (env PEFTSEARCH_CONTROLLER)")
       ->capture_default_str();
+  peftsearch::cli::ChannelOptions channel_options;
+  const char* env_token = std::getenv("PEFTSEARCH_TOKEN");
+  if (env_token != nullptr) channel_options.token = env_token;
+  app.add_option("--token", channel_options.token,
+                 "bearer token (env PEFTSEARCH_TOKEN, preferred: keeps it out of ps)");
+  app.add_option("--tls-ca", channel_options.tls_ca,
+                 "PEM CA that signed the controller's certificate (enables TLS)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", channel_options.tls_cert, "PEM client certificate")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", channel_options.tls_key, "PEM key of --tls-cert")
+      ->check(CLI::ExistingFile);
   double timeout_s = 30;
   app.add_option("--timeout", timeout_s, "deadline of each call in seconds")
       ->check(CLI::PositiveNumber)
@@ -87,10 +100,13 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : peftsearch::cli::kExitUsage;
   }
 
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(controller, grpc::InsecureChannelCredentials());
+  auto channel = peftsearch::cli::MakeChannel(controller, channel_options);
+  if (!channel.ok()) {
+    std::cerr << "error: " << channel.status().message() << "\n";
+    return peftsearch::cli::kExitUsage;
+  }
   std::unique_ptr<peftsearch::v1::StudyService::Stub> stub =
-      peftsearch::v1::StudyService::NewStub(channel);
+      peftsearch::v1::StudyService::NewStub(*channel);
   peftsearch::cli::CommandOptions options;
   options.controller = controller;
   options.rpc_timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));

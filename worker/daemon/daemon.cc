@@ -1,5 +1,6 @@
 #include "worker/daemon/daemon.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +137,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options) {
     return absl::InternalError("workdir " + options.workdir + " is not writable");
   }
   if (options.name.empty()) options.name = HostName();
+  if (absl::Status s = LoadPemFiles(&options.security); !s.ok()) return s;
   return std::unique_ptr<Daemon>(new Daemon(std::move(options)));
 }
 
@@ -144,7 +146,7 @@ Daemon::Daemon(DaemonOptions options)
       runner_options_{ObjectiveOptions{options_.self_exe, options_.trainer}, options_.workdir,
                       options_.kill_grace},
       client_(std::make_unique<WorkerClient>(
-          MakeWorkerChannel(options_.controller, kMaxReconnectBackoff))) {}
+          MakeWorkerChannel(options_.controller, kMaxReconnectBackoff, options_.security))) {}
 
 Daemon::~Daemon() = default;
 
@@ -393,6 +395,21 @@ void Daemon::SlotLoop(int slot) {
   }
 }
 
+bool Daemon::KilledWithTheWorker(const TrialOutcome& outcome) const {
+  if (outcome.term_signal != SIGTERM && outcome.term_signal != SIGKILL &&
+      outcome.term_signal != SIGINT) {
+    return false;
+  }
+  // A batch system cancelling the job (scancel) signals every process at
+  // once: the child may die before the signal thread has seen its own copy.
+  // Not the objective's failure, so report nothing and let the lease expire.
+  const auto until = Clock::now() + std::chrono::seconds(1);
+  while (!stopping() && Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return stopping();
+}
+
 void Daemon::RunAssignment(const v1::TrialAssignment& a, int slot) {
   const std::string& token = a.lease().token();
   leases_.Add(token);
@@ -419,6 +436,14 @@ void Daemon::RunAssignment(const v1::TrialAssignment& a, int slot) {
       Deliver(a, outcome);
       break;
     case TrialOutcome::Kind::kFailed:
+      if (KilledWithTheWorker(outcome)) {
+        Log(kInfo, "trial_stopped",
+            {{"study", a.study_name()}, {"trial", a.number()}, {"attempt", a.attempt()},
+             {"reason", "killed with the worker (shutdown); the lease expires and the trial is "
+                        "retried"},
+             {"elapsed_ms", static_cast<int64_t>(outcome.elapsed.count())}});
+        break;
+      }
       Log(kWarn, "trial_finished",
           {{"study", a.study_name()}, {"trial", a.number()}, {"attempt", a.attempt()},
            {"outcome", "failed"}, {"message", outcome.message},

@@ -45,6 +45,9 @@ struct DaemonOptions {
   std::chrono::milliseconds kill_grace{5000};         // SIGTERM .. SIGKILL for a child
   std::chrono::milliseconds shutdown_grace{30000};    // children's time to finish on SIGTERM
   std::chrono::milliseconds default_heartbeat{2000};  // if the controller names none
+  // TLS and bearer token (--tls-ca, --tls-cert, --tls-key, --token); PEM
+  // files are read by Create.
+  ChannelSecurity security;
   // For every retried RPC. The cap is short because a restarted controller
   // should see its workers again within seconds; jitter spreads the load.
   BackoffOptions backoff = {std::chrono::milliseconds(200), std::chrono::milliseconds(2000), 2.0,
@@ -83,6 +86,9 @@ class Daemon {
   void SlotLoop(int slot);
   void RunAssignment(const v1::TrialAssignment& assignment, int slot);
   void Deliver(const v1::TrialAssignment& assignment, const TrialOutcome& outcome);
+  // True if the child died of SIGTERM/SIGKILL/SIGINT that came with this
+  // daemon's own shutdown (waits up to 1 s for the daemon's signal).
+  bool KilledWithTheWorker(const TrialOutcome& outcome) const;
   // Why a running trial must stop now ("" = it may go on).
   std::string StopReason(const std::string& lease_token) const;
 

@@ -4,6 +4,10 @@
 //
 //   peftsearch-worker --controller HOST:PORT --slots N --workdir DIR
 //                     [--name NAME] [--trainer PATH]
+//                     [--tls-ca CA.pem [--tls-cert C.pem --tls-key K.pem]] [--token T]
+//
+// The token may come from the environment (PEFTSEARCH_TOKEN) instead, which
+// keeps it out of `ps` output.
 //
 // Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when the daemon
 // cannot start or the controller refuses it, 2 for bad flags.
@@ -96,6 +100,17 @@ int main(int argc, char** argv) {
   app.add_option("--kill-grace-ms", kill_grace_ms, "time between SIGTERM and SIGKILL for a child")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  const char* env_token = std::getenv("PEFTSEARCH_TOKEN");
+  if (env_token != nullptr) options.security.token = env_token;
+  app.add_option("--token", options.security.token,
+                 "bearer token (role worker; env PEFTSEARCH_TOKEN, preferred)");
+  app.add_option("--tls-ca", options.security.tls_ca,
+                 "PEM CA that signed the controller's certificate (enables TLS)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", options.security.tls_cert, "PEM client certificate")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", options.security.tls_key, "PEM key of --tls-cert")
+      ->check(CLI::ExistingFile);
   app.add_option("--shutdown-grace-s", shutdown_grace_s,
                  "on SIGTERM, how long running trials may finish before they are killed")
       ->check(CLI::NonNegativeNumber)

@@ -155,9 +155,11 @@ TrialOutcome RunTrial(const TrialRunnerOptions& options, const TrialSpec& trial,
       break;
   }
   if (!result->exited || result->exit_code != 0) {
-    return Failed(WithStderr("objective failed: " + DescribeExit(*result), child.stderr_path,
-                             options.stderr_tail_bytes),
-                  dir);
+    TrialOutcome failed = Failed(WithStderr("objective failed: " + DescribeExit(*result),
+                                            child.stderr_path, options.stderr_tail_bytes),
+                                 dir);
+    if (!result->exited) failed.term_signal = result->term_signal;
+    return failed;
   }
   if (!handler.have_result) {
     return Failed(WithStderr("objective exited 0 but printed no result line {\"value\": v} "

@@ -58,6 +58,9 @@ struct TrialOutcome {
   std::string message;      // failure message, or why the trial was abandoned
   std::string trial_dir;
   std::chrono::milliseconds elapsed{0};
+  // kFailed because a signal we did not send killed the child (0 otherwise):
+  // e.g. Slurm's scancel, which signals every process of the job.
+  int term_signal = 0;
 };
 
 // Returns the trial's directory (study names are made path-safe).

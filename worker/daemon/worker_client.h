@@ -28,11 +28,30 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // which a busy controller may return).
 bool IsRetryable(const absl::Status& status);
 
+// How the worker reaches a controller that has TLS and tokens on.
+struct ChannelSecurity {
+  // PEM file paths: trust this CA (enables TLS); a client certificate and key
+  // (both or neither; controllers started with --tls-client-ca need them).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  // Bearer token sent as "authorization: Bearer <token>" with every call.
+  std::string token;
+  // Filled by LoadPemFiles from the paths above.
+  std::string ca_pem, cert_pem, key_pem;
+};
+
+// Reads the PEM files named in `security`; NOT_FOUND or INVALID_ARGUMENT
+// naming the flag (--tls-ca, --tls-cert, --tls-key) otherwise.
+absl::Status LoadPemFiles(ChannelSecurity* security);
+
 // A channel whose reconnect backoff is capped at `max_reconnect`: gRPC's
 // default (120 s) would keep a worker idle for minutes after a controller
-// restart.
+// restart. TLS when `security.ca_pem` is set; the token, when set, goes with
+// every call (on a plaintext channel too: loopback controllers allow it).
 std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& target,
-                                                 std::chrono::milliseconds max_reconnect);
+                                                 std::chrono::milliseconds max_reconnect,
+                                                 const ChannelSecurity& security = {});
 
 class WorkerClient {
  public:
