@@ -2,8 +2,13 @@
 //   peftsearch-model info --model vim_small
 //   peftsearch-model init --model M --seed S --output W.safetensors
 //   peftsearch-model forward --model M --weights W --input X --output Y
-// Flags live here only; the work is in model_cli.cc.
+//   peftsearch-model count --model vim_small --peft PEFT.json --classes C
+// Flags live here only; the work is in model_cli.cc. The binary composes the
+// model's CLI with worker/peft's `count`; the model libraries themselves know
+// no PEFT method.
 #include <CLI/CLI.hpp>
+
+#include "worker/peft/peft_cli.h"
 
 #include <iostream>
 
@@ -49,10 +54,19 @@ int main(int argc, char** argv) {
   fwd->add_option("--weights", weights, "weights .safetensors")->required();
   fwd->add_option("--input", input, "input .safetensors with 'images' or 'input_ids'")->required();
   fwd->add_option("--output", output, "output .safetensors with 'logits'")->required();
+  peftsearch::peft::CountOptions count_options;
+  CLI::App* count = app.add_subcommand("count", "trainable parameters of a PEFT combination");
+  count->add_option("--model", count_options.model, "Vim preset")->capture_default_str();
+  count->add_option("--peft", count_options.peft_path, "PEFT combination (JSON file)")->required();
+  count->add_option("--classes", count_options.classes, "head classes (0: no head)")
+      ->capture_default_str();
+  count->add_flag("--markdown", count_options.markdown, "print a Markdown table");
   CLI11_PARSE(app, argc, argv);
 
   absl::Status s;
-  if (info->parsed()) {
+  if (count->parsed()) {
+    s = peftsearch::peft::RunCount(count_options, std::cout);
+  } else if (info->parsed()) {
     s = peftsearch::model::RunInfo(spec, std::cout);
   } else if (init->parsed()) {
     s = peftsearch::model::RunInit(spec, seed, output);
