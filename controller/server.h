@@ -20,6 +20,12 @@ struct ServerOptions {
   // tests and scripts read it to find a port chosen with :0.
   std::string address_file;
   int drain_seconds = 10;
+  // HTTP dashboard and Prometheus /metrics (controller/dashboard) on this
+  // host:port (port 0 picks a free port); off when empty.
+  std::string http_address;
+  // Written with the bound HTTP "host:port" once serving, if not empty.
+  std::string http_address_file;
+
   // TLS: PEM files of the server certificate chain and key; both or neither.
   std::string tls_cert;
   std::string tls_key;
