@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/auth.h"
+#include "controller/dashboard/http_server.h"
 #include "controller/services.h"
 #include "storage/trial_store.h"
 
@@ -119,6 +120,28 @@ absl::Status RunServer(const ServerOptions& options, const std::function<void()>
     std::ofstream(tmp) << bound << "\n";
     std::rename(tmp.c_str(), options.address_file.c_str());
   }
+  std::unique_ptr<dashboard::DashboardServer> http;
+  if (!options.http_address.empty()) {
+    dashboard::DashboardOptions http_options;
+    http_options.address = options.http_address;
+    // The gRPC API's tokens: viewing needs what GetStudy needs (the read role).
+    http_options.authorize = [&authorizer](std::optional<std::string_view> header) {
+      return authorizer.Authorize(header, "GetStudy", /*has_client_cert=*/false).status();
+    };
+    auto started = dashboard::DashboardServer::Start(engine->get(), std::move(http_options));
+    if (!started.ok()) {
+      server->Shutdown();
+      return started.status();
+    }
+    http = std::move(*started);
+    if (!options.http_address_file.empty()) {
+      const std::string tmp = options.http_address_file + ".tmp";
+      std::ofstream(tmp) << http->address() << "\n";
+      std::rename(tmp.c_str(), options.http_address_file.c_str());
+    }
+    std::fprintf(stderr, "component=controller event=http_serving address=%s\n",
+                 http->address().c_str());
+  }
   (*engine)->Start();
   std::unique_ptr<executor::SlurmExecutor> slurm;
   if (options.executor == "slurm") {
@@ -146,6 +169,7 @@ absl::Status RunServer(const ServerOptions& options, const std::function<void()>
   if (slurm != nullptr) slurm->Stop();  // its jobs keep running for the next controller
 
   std::fprintf(stderr, "component=controller event=draining seconds=%d\n", options.drain_seconds);
+  if (http) http->Stop();
   (*engine)->Stop();  // wakes long polls so that Shutdown does not wait on them
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::seconds(options.drain_seconds));
