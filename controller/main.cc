@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--address-file", options.address_file,
                  "write the bound host:port here once serving");
+  app.add_option("--http", options.http_address,
+                 "serve the dashboard and Prometheus /metrics on host:port (port 0 = any); "
+                 "off when empty");
+  app.add_option("--http-address-file", options.http_address_file,
+                 "write the bound HTTP host:port here once serving");
   app.add_option("--sweep-interval-ms", options.engine.sweep_interval_ms,
                  "how often expired leases are returned to the queue")
       ->capture_default_str();
@@ -101,7 +106,6 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-
 
   // Block the stop signals in every thread; one waits for them with sigwait.
   sigset_t stop_signals;
