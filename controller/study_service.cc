@@ -1,5 +1,6 @@
 #include "absl/strings/str_cat.h"
 #include "controller/grpc_status.h"
+#include "controller/metrics.h"
 #include "controller/proto_convert.h"
 #include "controller/services.h"
 
@@ -8,6 +9,7 @@ namespace peftsearch::controller {
 grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext* context,
                                            const v1::CreateStudyRequest* request,
                                            v1::Study* reply) {
+  RpcTimer timer("StudyService/CreateStudy");
   auto caller = AuthorizeCall(auth_, context, "CreateStudy");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto view = engine_->CreateStudy(request->spec_json());
@@ -19,6 +21,7 @@ grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext* context,
                                         const v1::GetStudyRequest* request,
                                         v1::Study* reply) {
+  RpcTimer timer("StudyService/GetStudy");
   auto caller = AuthorizeCall(auth_, context, "GetStudy");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto view = engine_->GetStudy(request->study());
@@ -30,6 +33,7 @@ grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext* context,
                                            const v1::ListStudiesRequest*,
                                            v1::ListStudiesResponse* reply) {
+  RpcTimer timer("StudyService/ListStudies");
   auto caller = AuthorizeCall(auth_, context, "ListStudies");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto views = engine_->ListStudies();
@@ -41,6 +45,7 @@ grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext* context,
                                           const v1::ListTrialsRequest* request,
                                           v1::ListTrialsResponse* reply) {
+  RpcTimer timer("StudyService/ListTrials");
   auto caller = AuthorizeCall(auth_, context, "ListTrials");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   std::optional<storage::TrialState> state;
@@ -59,6 +64,7 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::GetTrial(grpc::ServerContext* context,
                                         const v1::GetTrialRequest* request,
                                         v1::Trial* reply) {
+  RpcTimer timer("StudyService/GetTrial");
   auto caller = AuthorizeCall(auth_, context, "GetTrial");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto trial = engine_->GetTrial(request->study(), request->number());
@@ -70,6 +76,7 @@ grpc::Status StudyServiceImpl::GetTrial(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::BestTrials(grpc::ServerContext* context,
                                           const v1::BestTrialsRequest* request,
                                           v1::BestTrialsResponse* reply) {
+  RpcTimer timer("StudyService/BestTrials");
   auto caller = AuthorizeCall(auth_, context, "BestTrials");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto trials = engine_->BestTrials(request->study(), request->count());
@@ -81,6 +88,7 @@ grpc::Status StudyServiceImpl::BestTrials(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
                                           const v1::WatchStudyRequest* request,
                                           grpc::ServerWriter<v1::StudyEvent>* writer) {
+  RpcTimer timer("StudyService/WatchStudy");
   auto caller = AuthorizeCall(auth_, context, "WatchStudy");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto study = engine_->GetStudy(request->study());
@@ -111,6 +119,7 @@ grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::CancelStudy(grpc::ServerContext* context,
                                            const v1::CancelStudyRequest* request,
                                            v1::Study* reply) {
+  RpcTimer timer("StudyService/CancelStudy");
   auto caller = AuthorizeCall(auth_, context, "CancelStudy");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto view = engine_->CancelStudy(request->study());
@@ -122,6 +131,7 @@ grpc::Status StudyServiceImpl::CancelStudy(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::AskTrial(grpc::ServerContext* context,
                                         const v1::AskTrialRequest* request,
                                         v1::Trial* reply) {
+  RpcTimer timer("StudyService/AskTrial");
   auto caller = AuthorizeCall(auth_, context, "AskTrial");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto trial = engine_->AskTrial(request->study());
@@ -133,6 +143,7 @@ grpc::Status StudyServiceImpl::AskTrial(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::TellTrial(grpc::ServerContext* context,
                                          const v1::TellTrialRequest* request,
                                          v1::Trial* reply) {
+  RpcTimer timer("StudyService/TellTrial");
   auto caller = AuthorizeCall(auth_, context, "TellTrial");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   storage::TrialOutcome outcome;
@@ -162,6 +173,7 @@ grpc::Status StudyServiceImpl::TellTrial(grpc::ServerContext* context,
 grpc::Status StudyServiceImpl::ListWorkers(grpc::ServerContext* context,
                                            const v1::ListWorkersRequest*,
                                            v1::ListWorkersResponse* reply) {
+  RpcTimer timer("StudyService/ListWorkers");
   auto caller = AuthorizeCall(auth_, context, "ListWorkers");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto workers = engine_->ListWorkers();
