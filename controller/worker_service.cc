@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/grpc_status.h"
+#include "controller/metrics.h"
 #include "controller/proto_convert.h"
 #include "controller/services.h"
 
@@ -10,6 +11,7 @@ namespace peftsearch::controller {
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* reply) {
+  RpcTimer timer("WorkerService/RegisterWorker");
   auto caller = AuthorizeCall(auth_, context, "RegisterWorker");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = auth_ == nullptr ? absl::OkStatus()
@@ -38,6 +40,7 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* reply) {
+  RpcTimer timer("WorkerService/Heartbeat");
   auto caller = AuthorizeCall(auth_, context, "Heartbeat");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (auth_ != nullptr) {
@@ -60,6 +63,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext* context,
                                              const v1::AcquireTrialRequest* request,
                                              v1::AcquireTrialResponse* reply) {
+  RpcTimer timer("WorkerService/AcquireTrial");
   auto caller = AuthorizeCall(auth_, context, "AcquireTrial");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (request->worker_id().empty()) {
@@ -97,6 +101,7 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
                                                const v1::ReportProgressRequest* request,
                                                v1::ReportProgressResponse* reply) {
+  RpcTimer timer("WorkerService/ReportProgress");
   auto caller = AuthorizeCall(auth_, context, "ReportProgress");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (auth_ != nullptr) {
@@ -125,6 +130,7 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext* context,
                                               const v1::CompleteTrialRequest* request,
                                               v1::CompleteTrialResponse* reply) {
+  RpcTimer timer("WorkerService/CompleteTrial");
   auto caller = AuthorizeCall(auth_, context, "CompleteTrial");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (auth_ != nullptr) {
@@ -141,6 +147,7 @@ grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::FailTrial(grpc::ServerContext* context,
                                           const v1::FailTrialRequest* request,
                                           v1::FailTrialResponse* reply) {
+  RpcTimer timer("WorkerService/FailTrial");
   auto caller = AuthorizeCall(auth_, context, "FailTrial");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (auth_ != nullptr) {
