@@ -462,8 +462,15 @@ absl::Status StudyEngine::MaybeFinishStudy(const std::shared_ptr<Study>& study) 
     const bool all_done = !study->trials.empty() &&
                           study->counts.waiting + study->counts.running == 0;
     if (external) {
+      // Asked trials end with tell; the study ends when max_trials have, or
+      // when nothing is open and the strategy has no trial left to give (a
+      // hybrid study without max_trials).
       finish = study->spec.max_trials > 0 &&
                study->counts.finished() >= study->spec.max_trials;
+      if (!finish && all_done) {
+        auto next = study->strategy->Next(study->trials);
+        finish = next.ok() && next->kind == StrategyDecision::Kind::kDone;
+      }
     } else {
       finish = study->strategy_done && all_done;
     }

@@ -183,6 +183,26 @@ TEST_F(EngineTest, AskTellRoundTrip) {
   EXPECT_EQ(engine_->AskTrial("w").status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// Found by the dashboard's browser test: an external hybrid study has no
+// max_trials and must end when its strategy has no trial left.
+TEST_F(EngineTest, ExternalHybridStudyCompletesWithoutMaxTrials) {
+  ASSERT_TRUE(engine_->CreateStudy(R"({"name": "hx", "direction": "maximize",
+      "strategy": {"type": "hybrid_peft", "n1": 2, "n2": 1, "final": true},
+      "objective": {"type": "external"}})").ok());
+  for (int i = 0; i < 4; ++i) {
+    auto asked = engine_->AskTrial("hx");
+    ASSERT_TRUE(asked.ok()) << i << ": " << asked.status();
+    storage::TrialOutcome outcome;
+    outcome.value = 50.0 + i;
+    ASSERT_TRUE(engine_->TellTrial("hx", asked->number, outcome).ok());
+  }
+  auto view = engine_->GetStudy("hx");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->record.state, storage::StudyState::kComplete);
+  EXPECT_EQ(view->max_trials, 4);
+  EXPECT_EQ(view->record.phase, 3);
+}
+
 TEST_F(EngineTest, CancelStopsEverything) {
   ASSERT_TRUE(engine_->CreateStudy(Spec("c", 10, 2)).ok());
   ASSERT_TRUE(engine_->RegisterWorker({"w1", "n", "host", 1, "builtin", 0, 0}).ok());
