@@ -64,6 +64,10 @@ class AutocastScope {
 };
 #endif
 
+absl::Status Prefixed(const std::string& prefix, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat(prefix, s.message()));
+}
+
 int64_t Numel(const std::vector<torch::Tensor>& params) {
   int64_t n = 0;
   for (const torch::Tensor& p : params) n += p.numel();
@@ -149,7 +153,7 @@ absl::Status TrialSession::Init() {
     model::LoadOptions load;
     load.ignore_keys = {"head.weight", "head.bias"};  // each task has its own head
     if (absl::Status s = model::LoadCheckpoint(spec.weights_path, backbone.get(), load); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("weights: ", s.message()));
+      return Prefixed("weights: ", s);
     }
   }
   const torch::Device device(spec.device == "cuda" ? torch::kCUDA : torch::kCPU);
@@ -167,9 +171,7 @@ absl::Status TrialSession::Init() {
   for (const std::string& name : spec.tasks) {
     absl::StatusOr<std::unique_ptr<data::VtabTask>> t =
         data::VtabTask::Open(spec.data_root, name, data_options);
-    if (!t.ok())
-      return absl::Status(t.status().code(),
-                          absl::StrCat("task ", name, ": ", t.status().message()));
+    if (!t.ok()) return Prefixed("task " + name + ": ", t.status());
     opened.push_back(*std::move(t));
   }
 
@@ -182,13 +184,9 @@ absl::Status TrialSession::Init() {
     task->name = spec.tasks[i];
     task->num_classes = opened[i]->info().num_classes;
     absl::StatusOr<data::SplitData> train = opened[i]->Load(train_split);
-    if (!train.ok())
-      return absl::Status(train.status().code(),
-                          absl::StrCat("task ", task->name, ": ", train.status().message()));
+    if (!train.ok()) return Prefixed("task " + task->name + ": ", train.status());
     absl::StatusOr<data::SplitData> eval = opened[i]->Load(eval_split);
-    if (!eval.ok())
-      return absl::Status(eval.status().code(),
-                          absl::StrCat("task ", task->name, ": ", eval.status().message()));
+    if (!eval.ok()) return Prefixed("task " + task->name + ": ", eval.status());
     task->train = *train;
     task->eval = *eval;
     data::BatchOptions batch_options;
@@ -196,9 +194,7 @@ absl::Status TrialSession::Init() {
     batch_options.seed = spec.recipe.seed ^ NameHash(task->name);
     absl::StatusOr<std::unique_ptr<data::BatchIterator>> batches =
         data::BatchIterator::Create(task->train, batch_options);
-    if (!batches.ok())
-      return absl::Status(batches.status().code(),
-                          absl::StrCat("task ", task->name, ": ", batches.status().message()));
+    if (!batches.ok()) return Prefixed("task " + task->name + ": ", batches.status());
     task->batches = *std::move(batches);
 
     task->owner = shared_.get();
@@ -265,6 +261,8 @@ void RunPhase(std::vector<std::unique_ptr<TaskT>>& tasks, int workers, int intra
         if (!s.ok()) t.status = s;
       } catch (const std::exception& e) {
         t.status = absl::InternalError(absl::StrCat("task ", t.name, ": ", e.what()));
+      } catch (...) {  // an exception escaping a thread would terminate the process
+        t.status = absl::InternalError(absl::StrCat("task ", t.name, ": unknown exception"));
       }
     }
   };

@@ -44,6 +44,24 @@ TEST_F(TrainerPeftTest, HybridLoraLearnsAboveChance) {
                              t.trainable_by_method.at("head"));
 }
 
+// LoRA dropout draws from LibTorch's global generator; one task thread at a
+// time (parallel_tasks = 1) keeps the draw order, so the same seed repeats.
+TEST_F(TrainerPeftTest, SameSeedSameResultWithDropoutInSequence) {
+  json doc = TinyTrial({"digits", "shapes_ori"});
+  doc["peft"] = {{"lora_out_proj", {{"r", 4}}}};
+  doc["recipe"]["epochs"] = 1;
+  doc["parallel_tasks"] = 1;
+  TrainerOptions options;
+  options.peft = peft_.get();
+  absl::StatusOr<TrialResult> a = RunTrial(Spec(doc), options);
+  absl::StatusOr<TrialResult> b = RunTrial(Spec(doc), options);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(a->tasks[i].accuracy, b->tasks[i].accuracy) << a->tasks[i].task;
+    EXPECT_EQ(a->tasks[i].last_train_loss, b->tasks[i].last_train_loss) << a->tasks[i].task;
+  }
+}
+
 // Five tasks with their own PEFT parameters over one backbone storage.
 TEST_F(TrainerPeftTest, FiveTasksSharedBackboneOwnPeftParameters) {
   json doc = TinyTrial(MiniVtabTasks());

@@ -196,6 +196,29 @@ TEST(TrialSpecTest, BackboneFromWeightsMetadata) {
   ExpectError(doc, absl::StatusCode::kInvalidArgument, "vim_config");
 }
 
+// examples/trial_mini.json is a study spec whose objective.trial is a trial;
+// with its data and backbone paths pointed at test files it parses.
+TEST(TrialSpecTest, ExampleTrialMiniParses) {
+  std::ifstream in("examples/trial_mini.json");
+  ASSERT_TRUE(in.good());
+  json doc = json::parse(in);
+  const std::string root = TempRoot();
+  const std::string weights = root + "/example.safetensors";
+  ASSERT_TRUE(
+      model::WriteSafetensors(
+          weights, {{"norm_f.weight", torch::ones({96})}},
+          {{"vim_config", R"({"img_size":32,"patch_size":8,"stride":8,"embed_dim":96,"depth":4})"}})
+          .ok());
+  doc["objective"]["trial"]["weights"] = weights;
+  doc["objective"]["trial"]["data_root"] = root;
+  absl::StatusOr<TrialSpec> spec = ParseTrialSpec(doc);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->backbone_source, "weights");
+  EXPECT_EQ(spec->tasks, MiniVtabTasks());
+  EXPECT_EQ(spec->recipe.epochs, 3);
+  EXPECT_TRUE(spec->peft.contains("lora_p_x"));
+}
+
 TEST(TrialSpecTest, LoadNamesThePath) {
   absl::StatusOr<TrialSpec> missing = LoadTrialSpec("/nonexistent/trial.json");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
