@@ -60,6 +60,10 @@ class Strategy {
   // How many trials the study will have in all, or 0 if the spec's
   // max_trials says it.
   virtual int64_t TotalTrials() const { return 0; }
+  // Whether a complete trial competes for the study's best value. The hybrid
+  // search's final trial is scored on the test split and must not be
+  // compared with validation scores.
+  virtual bool CountsForBest(const TrialView& trial) const { return true; }
 };
 
 // Builds the strategy the spec names.

@@ -196,6 +196,7 @@ void StudyEngine::ApplyTrial(Study* study, const TrialRecord& r) {
     leases_[r.lease_token] = {study->record.id, r.number};
   }
   if (r.state == TrialState::kComplete && r.value.has_value() &&
+      study->strategy->CountsForBest(v) &&
       (!study->best_value.has_value() ||
        Better(*r.value, *study->best_value, study->spec.maximize))) {
     study->best_value = r.value;
@@ -338,7 +339,8 @@ absl::StatusOr<std::vector<TrialRecord>> StudyEngine::BestTrials(const std::stri
     std::lock_guard<std::mutex> lock(mu_);
     maximize = (*study)->spec.maximize;
     for (const TrialView& t : (*study)->trials) {
-      if (t.state == TrialState::kComplete && t.value.has_value()) {
+      if (t.state == TrialState::kComplete && t.value.has_value() &&
+          (*study)->strategy->CountsForBest(t)) {
         ranked.emplace_back(*t.value, t.number);
       }
     }

@@ -62,6 +62,7 @@ class HybridPeftStrategy final : public Strategy {
   absl::StatusOr<StrategyDecision> Next(const std::vector<TrialView>& history) override;
   int CurrentPhase(const std::vector<TrialView>& history) const override;
   Json Summary(const std::vector<TrialView>& history) const override;
+  bool CountsForBest(const TrialView& trial) const override { return trial.phase != 3; }
   int64_t TotalTrials() const override {
     return config_.n1 + config_.n2 + (config_.final_test ? 1 : 0);
   }
