@@ -103,6 +103,7 @@ absl::Status SlurmExecutor::PollOnce() {
     const int64_t id = view.record.id;
     seen.insert(id);
     std::set<std::string>& jobs = (*live)[id];
+    if (view.spec.objective_type == "external") continue;  // ask/tell: no workers
     if (view.record.state != storage::StudyState::kRunning) {
       // Complete or cancelled: its workers have nothing more to do here.
       for (const std::string& job : jobs) {

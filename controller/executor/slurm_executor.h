@@ -3,6 +3,7 @@
 // counts from the engine and the live jobs from `squeue`, submits worker jobs
 // with `sbatch` until a study has min(parallelism, waiting + running) of them,
 // and cancels a study's jobs with `scancel` once it is complete or cancelled.
+// Studies with an external (ask/tell) objective get no jobs.
 //
 // A job that disappears (it ended, failed, or someone ran scancel) is simply
 // replaced on the next poll; the trial it was running comes back through the

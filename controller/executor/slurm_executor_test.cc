@@ -129,6 +129,15 @@ TEST_F(SlurmExecutorTest, AdoptsJobsOfARestartedController) {
   EXPECT_EQ(slurm_.Count("sbatch"), 2);  // 3 wanted, 1 already there
 }
 
+TEST_F(SlurmExecutorTest, ExternalStudiesGetNoWorkers) {
+  auto study = engine_->CreateStudy(R"({"name": "ext", "direction": "minimize",
+    "space": {"x": {"type": "float", "low": 0, "high": 1}},
+    "objective": {"type": "external"}, "max_trials": 5, "parallelism": 2})");
+  ASSERT_TRUE(study.ok()) << study.status();
+  ASSERT_TRUE(executor_->PollOnce().ok());
+  EXPECT_EQ(slurm_.Count("sbatch"), 0);
+}
+
 TEST(RunCommandTest, CapturesOutputAndMapsFailures) {
   auto out = RunCommand({"sh", "-c", "echo \"$GREETING\"; echo err >&2"}, {{"GREETING", "hi"}});
   ASSERT_TRUE(out.ok()) << out.status();
