@@ -96,7 +96,7 @@ struct TpeOptions {
   // Without it a kernel does not grow taller as it narrows, so g's many close
   // bad points weigh less against l's wider kernels. On by default because it
   // measured better in tests/bench/tpe_quality (30 seeds x 200 trials, see
-  // docs/bench_tpe.md): never worse than the exact density, significantly
+  // docs/BENCHMARKS.md (TPE)): never worse than the exact density, significantly
   // better on Rosenbrock-5D and Hartmann6, and on seeds 0-29 the only variant
   // not significantly worse than Debian's Optuna 3.1 on any of six problems.
   bool optuna3_density = true;
@@ -105,7 +105,7 @@ struct TpeOptions {
   // sampled values rounded) instead of Optuna 4.7+'s cell masses in ln space.
   // On by default: on cond_mlp (four log ints) it removed the only losses to
   // Debian's Optuna 3.1 that the default had (t = 50, seeds 30-59, p = 0.011
-  // -> 0.74); see docs/bench_tpe.md.
+  // -> 0.74); see docs/BENCHMARKS.md (TPE).
   bool optuna3_log_int = true;
   std::function<int(int)> gamma;                      // empty -> Optuna default min(ceil(0.1 n), 25)
   std::function<std::vector<double>(int)> weights;    // empty -> Optuna default linear ramp

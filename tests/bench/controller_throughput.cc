@@ -41,6 +41,17 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
+// utime + stime of a process, in seconds.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string field;
+  for (int i = 1; i <= 13 && stat >> field; ++i) {
+  }
+  long utime = 0, stime = 0;
+  stat >> utime >> stime;
+  return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
 long PeakRssKb(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -161,13 +172,17 @@ int main(int argc, char** argv) {
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   const long rss_kb = PeakRssKb(pid);
+  const double controller_cpu = CpuSeconds(pid);
+  const double self_cpu = CpuSeconds(getpid());
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
 
   std::printf("peftsearch: %d trials, %d workers, %.2f s -> %.0f trials/s "
-              "(rpc p50 %.2f ms, p99 %.2f ms, errors %d, controller peak RSS %.0f MiB)\n",
+              "(rpc p50 %.2f ms, p99 %.2f ms, errors %d, controller peak RSS %.0f MiB; CPU: "
+              "controller %.2f s = %.0f us/trial, simulated workers %.2f s)\n",
               trials, workers, seconds, ours, Percentile(all, 0.5), Percentile(all, 0.99),
-              rpc_errors.load(), rss_kb / 1024.0);
+              rpc_errors.load(), rss_kb / 1024.0, controller_cpu, 1e6 * controller_cpu / trials,
+              self_cpu);
   if (skip_optuna) return rpc_errors.load() == 0 ? 0 : 1;
 
   const std::string script = Runfile(argv[0], "tests/bench/optuna_asktell.py");

@@ -61,4 +61,24 @@ assert sorted(step2_first) == sorted(summary["step1"]["combination"]), (step2_fi
 print("final test accuracy", summary["final"]["test_value"], "C* =", summary["final"]["combination"])
 PY
 /usr/bin/python3 "$RUNFILES_ROOT/peftsearch/tools/hybrid_summary.py" "$DB" hybrid-e2e
+
+# A trial the trainer cannot run (unknown PEFT method; missing data) ends
+# FAILED with the trainer's message in the store, and the study ends.
+cat >"$TMP/bad.json" <<JSON
+{"name": "bad-trials", "direction": "maximize",
+ "space": {"lr": {"type": "float", "low": 0.0001, "high": 0.01, "log": true}},
+ "sampler": {"type": "random", "seed": 1},
+ "objective": {"type": "peft_vim", "trial": {
+   "backbone": {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2},
+   "weights": {"random_init": 7}, "data_root": "$TMP/no-such-dir",
+   "peft": {"lora_q": {}}, "recipe": {"epochs": 1, "warmup_epochs": 0}, "threads": 1}},
+ "max_trials": 2, "parallelism": 2, "max_attempts": 1}
+JSON
+cli submit "$TMP/bad.json" >/dev/null
+wait_study_complete bad-trials 60
+failed=$(sqlite3 "$DB" "SELECT COUNT(*) FROM trials t JOIN studies s ON s.id=t.study_id WHERE s.name='bad-trials' AND t.state=5")
+[[ "$failed" == 2 ]] || fail "$failed of 2 bad trials FAILED"
+msg=$(sqlite3 "$DB" "SELECT t.message FROM trials t JOIN studies s ON s.id=t.study_id WHERE s.name='bad-trials' LIMIT 1")
+echo "stored failure: $msg"
+[[ "$msg" == *"no-such-dir"* || "$msg" == *"lora_q"* ]] || fail "the failure message names neither the data_root nor the method: $msg"
 echo PASS

@@ -68,7 +68,7 @@ MambaMixerImpl::MambaMixerImpl(const MixerOptions& o) : options_(o) {
 // x [B, Cin, L] -> W x: [B, Cout, L]. On CPU a 1x1 conv1d, which LibTorch
 // runs on oneDNN: Debian's LibTorch links the reference (netlib) BLAS, whose
 // sgemm made matmul/linear 16x slower in CPU time than oneDNN here (in_proj of
-// Vim-T, batch 8: 206 vs 13 CPU-ms fwd+bwd; docs/bench_model.md). Elsewhere
+// Vim-T, batch 8: 206 vs 13 CPU-ms fwd+bwd; docs/BENCHMARKS.md (model)). Elsewhere
 // (CUDA) a matmul.
 namespace {
 Tensor ProjectChannels(const Tensor& x, const Tensor& w) {

@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   // A trial shares its cores with other trials and with its own task threads.
   // OpenMP's default active wait then spins on cores other threads need: a
   // 1-task run on this 2-core VM under load took 10 s instead of 2 s
-  // (docs/bench_trial.md). libgomp reads the policy when it is loaded, so set
+  // (docs/BENCHMARKS.md (trial)). libgomp reads the policy when it is loaded, so set
   // it and re-execute once; a policy set by the caller is kept.
   if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
     ::setenv("OMP_WAIT_POLICY", "passive", 1);
