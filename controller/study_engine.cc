@@ -31,6 +31,10 @@ struct StudyEngine::Study {
   std::optional<double> best_value;
   int64_t best_number = -1;
   bool strategy_done = false;
+  // A finished study's trials are dropped from memory (counts and best stay);
+  // queries read the store. A controller serving many studies, or one long
+  // load run, would otherwise grow without bound.
+  bool history_evicted = false;
   // Serialises sampling + creation so that two threads never sample the same
   // trial number. Lock order: create_mu before mu_.
   std::mutex create_mu;
@@ -153,12 +157,24 @@ absl::StatusOr<std::shared_ptr<StudyEngine::Study>> StudyEngine::LoadStudy(
   if (!trials.ok()) return trials.status();
   std::lock_guard<std::mutex> lock(mu_);
   for (const TrialRecord& t : *trials) ApplyTrial(study.get(), t);
+  if (record.state != StudyState::kRunning) EvictHistory(study.get());
   studies_[record.id] = study;
   return study;
 }
 
+void StudyEngine::EvictHistory(Study* study) {
+  for (const TrialView& t : study->trials) {
+    if (!t.lease_token.empty()) leases_.erase(t.lease_token);
+  }
+  std::vector<TrialView>().swap(study->trials);
+  // The strategy's caches go too: a fresh one is built from the spec.
+  auto fresh = NewStrategy(study->spec);
+  if (fresh.ok()) study->strategy = std::move(*fresh);
+  study->history_evicted = true;
+}
+
 void StudyEngine::ApplyTrial(Study* study, const TrialRecord& r) {
-  if (r.number < 0) return;
+  if (r.number < 0 || study->history_evicted) return;
   if (static_cast<size_t>(r.number) >= study->trials.size()) {
     // Slots filled later hold null params and are not counted until their
     // record arrives (creation is serialised per study, so this is rare).
@@ -335,10 +351,28 @@ absl::StatusOr<std::vector<TrialRecord>> StudyEngine::BestTrials(const std::stri
   if (count <= 0) count = 1;
   std::vector<std::pair<double, int64_t>> ranked;
   bool maximize;
+  bool evicted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    evicted = (*study)->history_evicted;
+  }
+  std::vector<TrialView> stored;
+  if (evicted) {
+    auto complete = store_->ListTrials((*study)->record.id, TrialState::kComplete, -1, 0, false);
+    if (!complete.ok()) return complete.status();
+    for (const TrialRecord& r : *complete) {
+      TrialView v;
+      v.number = r.number;
+      v.state = r.state;
+      v.phase = r.phase;
+      v.value = r.value;
+      stored.push_back(std::move(v));
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     maximize = (*study)->spec.maximize;
-    for (const TrialView& t : (*study)->trials) {
+    for (const TrialView& t : evicted ? stored : (*study)->trials) {
       if (t.state == TrialState::kComplete && t.value.has_value() &&
           (*study)->strategy->CountsForBest(t)) {
         ranked.emplace_back(*t.value, t.number);
@@ -378,6 +412,7 @@ absl::StatusOr<StudyView> StudyEngine::CancelStudy(const std::string& ref) {
     if (failed.ok()) {
       for (const TrialRecord& t : *failed) ApplyTrial(study->get(), t);
     }
+    EvictHistory(study->get());
   }
   if (!failed.ok()) return failed.status();
   Log("study_cancelled", absl::StrCat("study=", (*study)->record.name,
@@ -490,6 +525,7 @@ absl::Status StudyEngine::MaybeFinishStudy(const std::shared_ptr<Study>& study) 
     {
       std::lock_guard<std::mutex> lock(mu_);
       study->record.state = StudyState::kComplete;
+      EvictHistory(study.get());
     }
     Log("study_complete",
         absl::StrCat("study=", study->record.name, " trials=", study->trials.size(),

@@ -159,6 +159,8 @@ class StudyEngine {
   // none to give; marks the study complete when it is done.
   absl::Status Replenish(const std::shared_ptr<Study>& study);
   absl::Status MaybeFinishStudy(const std::shared_ptr<Study>& study);
+  // Drops a finished study's trials from memory. REQUIRES mu_.
+  void EvictHistory(Study* study);
   // Removes trials from index `first` on (sampled but not stored). REQUIRES mu_.
   void DropProvisional(Study* study, size_t first);
   void NotifyChange();
