@@ -7,6 +7,12 @@
 // ratio is printed.
 //
 //   bazel run -c opt //tests/bench:controller_throughput -- --trials 5000 --workers 64
+//
+// With --seconds S it is a load test instead: the workers run for S seconds
+// through consecutive studies of --trials trials each, the controller's RSS is
+// sampled, and the run fails on any RPC error or if RSS keeps growing after
+// warm-up (max over the last half > 1.25 x the RSS at the end of the first
+// quarter + 8 MiB).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -68,11 +74,13 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp/peftsearch_bench";
   std::string python = "/usr/bin/python3";
   bool skip_optuna = false;
+  double load_seconds = 0;
   CLI::App app{"controller throughput vs Optuna+SQLite"};
   app.add_option("--trials", trials)->capture_default_str();
   app.add_option("--workers", workers)->capture_default_str();
   app.add_option("--dir", dir, "where the databases go")->capture_default_str();
   app.add_flag("--skip-optuna", skip_optuna);
+  app.add_option("--seconds", load_seconds, "load-test mode: run this long, check RSS");
   CLI11_PARSE(app, argc, argv);
 
   std::system(("rm -rf " + dir + " && mkdir -p " + dir).c_str());
@@ -97,22 +105,24 @@ int main(int argc, char** argv) {
 
   auto study_stub = v1::StudyService::NewStub(
       grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
-  v1::CreateStudyRequest create;
-  create.set_spec_json(R"({"name": "throughput", "direction": "minimize",
-      "space": {"x": {"type": "float", "low": 0, "high": 1}},
-      "sampler": {"type": "random", "seed": 1},
-      "objective": {"type": "builtin", "function": "sphere"},
-      "max_trials": )" + std::to_string(trials) + R"(, "parallelism": )" +
-                       std::to_string(workers) + "}");
-  v1::Study study;
-  {
+  auto create_study = [&](const std::string& name) {
+    v1::CreateStudyRequest create;
+    create.set_spec_json(R"({"name": ")" + name + R"(", "direction": "minimize",
+        "space": {"x": {"type": "float", "low": 0, "high": 1}},
+        "sampler": {"type": "random", "seed": 1},
+        "objective": {"type": "builtin", "function": "sphere"},
+        "max_trials": )" + std::to_string(trials) + R"(, "parallelism": )" +
+                         std::to_string(workers) + "}");
+    v1::Study study;
     grpc::ClientContext ctx;
     grpc::Status s = study_stub->CreateStudy(&ctx, create, &study);
-    if (!s.ok()) {
-      std::fprintf(stderr, "CreateStudy: %s\n", s.error_message().c_str());
-      return 1;
-    }
-  }
+    if (!s.ok()) std::fprintf(stderr, "CreateStudy: %s\n", s.error_message().c_str());
+    return s.ok();
+  };
+  if (!create_study("throughput-0")) return 1;
+  const bool load_mode = load_seconds > 0;
+  std::atomic<bool> stop{false};
+  std::vector<std::pair<double, long>> rss_samples;  // (seconds, KiB)
 
   std::atomic<int> completed{0}, rpc_errors{0};
   std::vector<std::vector<double>> latencies(workers);
@@ -136,7 +146,7 @@ int main(int argc, char** argv) {
           return;
         }
       }
-      while (completed.load() < trials) {
+      while (load_mode ? !stop.load() : completed.load() < trials) {
         v1::AcquireTrialRequest acquire;
         acquire.set_worker_id(reg_reply.worker_id());
         acquire.set_wait_ms(200);
@@ -166,9 +176,32 @@ int main(int argc, char** argv) {
       }
     });
   }
+  if (load_mode) {
+    // Keep a study running: when one completes, the next is submitted.
+    int next_study = 1;
+    int done_before = 0;
+    while (std::chrono::duration<double>(Clock::now() - start).count() < load_seconds) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      rss_samples.emplace_back(std::chrono::duration<double>(Clock::now() - start).count(),
+                               [&] {
+                                 std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+                                 std::string line;
+                                 while (std::getline(status, line)) {
+                                   if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+                                 }
+                                 return 0L;
+                               }());
+      if (completed.load() - done_before >= trials) {
+        done_before += trials;
+        if (!create_study("throughput-" + std::to_string(next_study++))) rpc_errors++;
+      }
+    }
+    stop.store(true);
+  }
   for (auto& t : threads) t.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  const double ours = trials / seconds;
+  const int total_trials = load_mode ? completed.load() : trials;
+  const double ours = total_trials / seconds;
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   const long rss_kb = PeakRssKb(pid);
@@ -180,9 +213,21 @@ int main(int argc, char** argv) {
   std::printf("peftsearch: %d trials, %d workers, %.2f s -> %.0f trials/s "
               "(rpc p50 %.2f ms, p99 %.2f ms, errors %d, controller peak RSS %.0f MiB; CPU: "
               "controller %.2f s = %.0f us/trial, simulated workers %.2f s)\n",
-              trials, workers, seconds, ours, Percentile(all, 0.5), Percentile(all, 0.99),
-              rpc_errors.load(), rss_kb / 1024.0, controller_cpu, 1e6 * controller_cpu / trials,
+              total_trials, workers, seconds, ours, Percentile(all, 0.5), Percentile(all, 0.99),
+              rpc_errors.load(), rss_kb / 1024.0, controller_cpu, 1e6 * controller_cpu / total_trials,
               self_cpu);
+  if (load_mode) {
+    long warm = 0, late_max = 0;
+    for (const auto& [t, kb] : rss_samples) {
+      if (t <= load_seconds / 4) warm = kb;
+      if (t >= load_seconds / 2) late_max = std::max(late_max, kb);
+    }
+    const bool grew = late_max > warm * 1.25 + 8 * 1024;
+    std::printf("load: controller RSS %.1f MiB after warm-up, max %.1f MiB in the second half: %s; "
+                "RPC errors %d\n",
+                warm / 1024.0, late_max / 1024.0, grew ? "GROWING" : "flat", rpc_errors.load());
+    return (grew || rpc_errors.load() > 0) ? 1 : 0;
+  }
   if (skip_optuna) return rpc_errors.load() == 0 ? 0 : 1;
 
   const std::string script = Runfile(argv[0], "tests/bench/optuna_asktell.py");
