@@ -126,6 +126,28 @@ bool SameOutcome(const TrialRecord& t, const TrialOutcome& o) {
   return t.state == o.state && t.value == o.value;
 }
 
+// Writes `outcome` over the running trial `*current` with a compare-and-set
+// on (RUNNING, its lease token), logs the event, and updates `*current`.
+absl::Status ApplyOutcome(SqliteDb* db, const TrialOutcome& outcome, int64_t now_ms,
+                          TrialRecord* current) {
+  ASSIGN_OR_RETURN(update, db->Cached("UPDATE trials SET state = ?, value = ?, result_json = ?, "
+                                      "message = ?, finished_ms = ? "
+                                      "WHERE id = ? AND state = ? AND lease_token = ?"));
+  update->Bind(1, static_cast<int64_t>(outcome.state)).Bind(2, outcome.value);
+  update->Bind(3, outcome.result_json).Bind(4, outcome.message).Bind(5, now_ms);
+  update->Bind(6, current->id).Bind(7, static_cast<int64_t>(TrialState::kRunning));
+  update->Bind(8, current->lease_token);
+  RETURN_IF_ERROR(update->Run());
+  if (db->Changes() != 1) return absl::AbortedError("finish raced with another change");
+  current->state = outcome.state;
+  current->value = outcome.value;
+  current->result_json = outcome.result_json;
+  current->message = outcome.message;
+  current->finished_ms = now_ms;
+  return AppendEvent(db, current->study_id, current->number, OutcomeEventKind(outcome.state),
+                     outcome.state, outcome.value, now_ms);
+}
+
 }  // namespace
 
 const char* TrialStateName(TrialState state) {
@@ -508,23 +530,7 @@ absl::StatusOr<TrialRecord> TrialStore::FinishLeasedTrial(const std::string& lea
       return absl::FailedPreconditionError(absl::StrCat(
           "trial ", current->number, " is already ", TrialStateName(current->state)));
     }
-    ASSIGN_OR_RETURN(update, db->Cached("UPDATE trials SET state = ?, value = ?, result_json = ?, "
-                                        "message = ?, finished_ms = ? "
-                                        "WHERE id = ? AND state = ? AND lease_token = ?"));
-    update->Bind(1, static_cast<int64_t>(outcome.state)).Bind(2, outcome.value);
-    update->Bind(3, outcome.result_json).Bind(4, outcome.message).Bind(5, now_ms);
-    update->Bind(6, current->id).Bind(7, static_cast<int64_t>(TrialState::kRunning));
-    update->Bind(8, lease_token);
-    RETURN_IF_ERROR(update->Run());
-    if (db->Changes() != 1) return absl::AbortedError("finish raced with another change");
-    current->state = outcome.state;
-    current->value = outcome.value;
-    current->result_json = outcome.result_json;
-    current->message = outcome.message;
-    current->finished_ms = now_ms;
-    RETURN_IF_ERROR(AppendEvent(db, current->study_id, current->number,
-                                OutcomeEventKind(outcome.state), outcome.state, outcome.value,
-                                now_ms));
+    RETURN_IF_ERROR(ApplyOutcome(db, outcome, now_ms, &*current));
     result = std::move(*current);
     return absl::OkStatus();
   }));
@@ -560,20 +566,7 @@ absl::StatusOr<TrialRecord> TrialStore::FinishTrialByNumber(int64_t study_id, in
           "trial ", number, " is leased to worker ", current->worker_id,
           "; only that worker can finish it"));
     }
-    ASSIGN_OR_RETURN(update, db->Cached("UPDATE trials SET state = ?, value = ?, result_json = ?, "
-                                        "message = ?, finished_ms = ? WHERE id = ? AND state = ?"));
-    update->Bind(1, static_cast<int64_t>(outcome.state)).Bind(2, outcome.value);
-    update->Bind(3, outcome.result_json).Bind(4, outcome.message).Bind(5, now_ms);
-    update->Bind(6, current->id).Bind(7, static_cast<int64_t>(TrialState::kRunning));
-    RETURN_IF_ERROR(update->Run());
-    if (db->Changes() != 1) return absl::AbortedError("tell raced with another change");
-    current->state = outcome.state;
-    current->value = outcome.value;
-    current->result_json = outcome.result_json;
-    current->message = outcome.message;
-    current->finished_ms = now_ms;
-    RETURN_IF_ERROR(AppendEvent(db, study_id, number, OutcomeEventKind(outcome.state),
-                                outcome.state, outcome.value, now_ms));
+    RETURN_IF_ERROR(ApplyOutcome(db, outcome, now_ms, &*current));
     result = std::move(*current);
     return absl::OkStatus();
   }));
