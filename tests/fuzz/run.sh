@@ -86,7 +86,7 @@ for t in "${TARGETS[@]}"; do
     trial_spec_fuzz)
       LIBS=("${TORCH[@]}" "${ABSL[@]}")
       build "$t" worker/train/trial_spec.cc worker/model/vim_config.cc worker/model/safetensors.cc \
-        worker/data/known_tasks.cc ;;
+        worker/data/known_tasks.cc worker/data/pretrain/vim_config_json.cc ;;
     *) echo "unknown target $t"; exit 2 ;;
   esac
   corpus="$ROOT/tests/fuzz/corpus/${t%_fuzz}"

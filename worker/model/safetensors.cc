@@ -98,8 +98,25 @@ absl::StatusOr<Entry> ParseEntry(const std::string& source, const std::string& n
 
 }  // namespace
 
+namespace {
+absl::StatusOr<SafetensorsFile> ParseSafetensorsChecked(const std::string& bytes,
+                                                        const std::string& source);
+}  // namespace
+
 absl::StatusOr<SafetensorsFile> ParseSafetensors(const std::string& bytes,
                                                  const std::string& source) {
+  // The checks below reject what they know; this backstop keeps any library
+  // exception (JSON, LibTorch) on hostile bytes from escaping as a crash.
+  try {
+    return ParseSafetensorsChecked(bytes, source);
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(source, ": corrupt file: ", e.what()));
+  }
+}
+
+namespace {
+absl::StatusOr<SafetensorsFile> ParseSafetensorsChecked(const std::string& bytes,
+                                                        const std::string& source) {
   const uint64_t size = bytes.size();
   if (size < 8) {
     return absl::DataLossError(absl::StrCat(source, ": truncated: ", size,
@@ -123,6 +140,10 @@ absl::StatusOr<SafetensorsFile> ParseSafetensors(const std::string& bytes,
   } catch (const json::parse_error& e) {
     return absl::DataLossError(absl::StrCat(source, ": corrupt JSON header at byte offset ",
                                             8 + e.byte, ": ", e.what()));
+  } catch (const json::exception& e) {
+    // e.g. out_of_range for a number beyond double (found by
+    // tests/fuzz/safetensors_fuzz).
+    return absl::DataLossError(absl::StrCat(source, ": corrupt JSON header: ", e.what()));
   }
   if (!header.is_object()) {
     return absl::DataLossError(absl::StrCat(source, ": JSON header at offset 8 is not an object"));
@@ -174,6 +195,8 @@ absl::StatusOr<SafetensorsFile> ParseSafetensors(const std::string& bytes,
   }
   return file;
 }
+
+}  // namespace
 
 absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

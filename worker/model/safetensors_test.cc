@@ -83,6 +83,20 @@ TEST(Safetensors, TruncatedHeaderAndLength) {
   EXPECT_TRUE(Contains(bad_len.status(), "corrupt header length")) << bad_len.status();
 }
 
+// Found by tests/fuzz/safetensors_fuzz: a number beyond double in the header
+// made the JSON library throw out_of_range, which aborted the process.
+TEST(Safetensors, NumberBeyondDoubleIsDataLossNotACrash) {
+  const std::string header = R"({"w": {"dtype": 1e999, "shape": [1], "data_offsets": [0, 4]}})";
+  std::string bytes(8, '\0');
+  uint64_t len = header.size();
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  bytes += header + std::string(4, '\0');
+  auto file = ParseSafetensors(bytes, "hostile.safetensors");
+  ASSERT_FALSE(file.ok());
+  EXPECT_EQ(file.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(std::string(file.status().message()).find("hostile.safetensors"), std::string::npos);
+}
+
 TEST(Safetensors, CorruptJsonNamesByteOffset) {
   auto bytes = SerializeSafetensors({{"w", torch::ones({4})}});
   ASSERT_TRUE(bytes.ok());
