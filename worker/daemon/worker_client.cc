@@ -1,54 +1,9 @@
 #include "worker/daemon/worker_client.h"
 
-#include <grpcpp/support/client_interceptor.h>
-
-#include <fstream>
-#include <iterator>
+#include "proto/client_channel.h"
 
 namespace peftsearch::daemon {
 namespace {
-
-// Adds the bearer token to every call's initial metadata. An interceptor and
-// not call credentials: gRPC refuses call credentials on plaintext channels,
-// and a loopback controller may run with tokens but without TLS.
-class BearerInterceptor final : public grpc::experimental::Interceptor {
- public:
-  explicit BearerInterceptor(const std::string* value) : value_(value) {}
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(
-            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      methods->GetSendInitialMetadata()->insert({"authorization", *value_});
-    }
-    methods->Proceed();
-  }
-
- private:
-  const std::string* value_;
-};
-
-class BearerInterceptorFactory final
-    : public grpc::experimental::ClientInterceptorFactoryInterface {
- public:
-  explicit BearerInterceptorFactory(const std::string& token) : value_("Bearer " + token) {}
-  grpc::experimental::Interceptor* CreateClientInterceptor(
-      grpc::experimental::ClientRpcInfo*) override {
-    return new BearerInterceptor(&value_);
-  }
-
- private:
-  const std::string value_;  // lives as long as the channel
-};
-
-absl::Status ReadPem(const char* flag, const std::string& path, std::string* out) {
-  if (path.empty()) return absl::OkStatus();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(std::string(flag) + ": cannot read '" + path + "'");
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (out->find("-----BEGIN") == std::string::npos) {
-    return absl::InvalidArgumentError(std::string(flag) + ": '" + path + "' is not PEM");
-  }
-  return absl::OkStatus();
-}
 
 // Unary RPCs other than the long poll are small; a controller that needs
 // longer is as good as away, and the caller retries.
@@ -93,15 +48,14 @@ bool IsRetryable(const absl::Status& status) {
 }
 
 absl::Status LoadPemFiles(ChannelSecurity* security) {
-  if (security->tls_cert.empty() != security->tls_key.empty()) {
-    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  if (absl::Status s =
+          client::CheckTlsFlags(security->tls_ca, security->tls_cert, security->tls_key);
+      !s.ok()) {
+    return s;
   }
-  if (!security->tls_cert.empty() && security->tls_ca.empty()) {
-    return absl::InvalidArgumentError("--tls-cert needs --tls-ca (the controller's CA)");
-  }
-  absl::Status s = ReadPem("--tls-ca", security->tls_ca, &security->ca_pem);
-  if (s.ok()) s = ReadPem("--tls-cert", security->tls_cert, &security->cert_pem);
-  if (s.ok()) s = ReadPem("--tls-key", security->tls_key, &security->key_pem);
+  absl::Status s = client::ReadPemFile("--tls-ca", security->tls_ca, &security->ca_pem);
+  if (s.ok()) s = client::ReadPemFile("--tls-cert", security->tls_cert, &security->cert_pem);
+  if (s.ok()) s = client::ReadPemFile("--tls-key", security->tls_key, &security->key_pem);
   return s;
 }
 
@@ -111,19 +65,9 @@ std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& target,
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(max_reconnect.count()));
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-  if (!security.ca_pem.empty()) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = security.ca_pem;
-    ssl.pem_cert_chain = security.cert_pem;
-    ssl.pem_private_key = security.key_pem;
-    credentials = grpc::SslCredentials(ssl);
-  }
-  if (security.token.empty()) return grpc::CreateCustomChannel(target, credentials, args);
-  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
-  factories.push_back(std::make_unique<BearerInterceptorFactory>(security.token));
-  return grpc::experimental::CreateCustomChannelWithInterceptors(target, credentials, args,
-                                                                 std::move(factories));
+  return client::CreateChannel(
+      target, client::MakeCredentials(security.ca_pem, security.cert_pem, security.key_pem), args,
+      security.token);
 }
 
 WorkerClient::WorkerClient(std::shared_ptr<grpc::Channel> channel)
