@@ -6,6 +6,9 @@
 //                                                   the Python objectives)
 //   OPT <problem> <f*>
 //   RUN <problem> <sampler> <seed> <regret@50> <regret@100> <regret@200> <seconds>
+//   START <problem> <seed> <trial> <name>=<value>...  (the default C++ TPE's
+//                                   random startup trials, internal values;
+//                                   the driver can give Optuna the same ones)
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -27,8 +30,9 @@ using tpe::Trial;
 
 const int kCheckpoints[] = {50, 100, 200};
 
+// print_startup: print the first n_startup trials as START lines.
 int RunOne(const Problem& problem, tpe::Sampler* sampler, const std::string& name, int seed,
-           int n_trials) {
+           int n_trials, int print_startup = 0) {
   std::vector<Trial> trials;
   double best = std::numeric_limits<double>::infinity();
   std::vector<double> at;
@@ -41,6 +45,11 @@ int RunOne(const Problem& problem, tpe::Sampler* sampler, const std::string& nam
       return 1;
     }
     const double f = problem.objective(v);
+    if (t < print_startup) {
+      std::printf("START %s %d %d", problem.name.c_str(), seed, t);
+      for (const auto& [k, x] : v) std::printf(" %s=%.17g", k.c_str(), x);
+      std::printf("\n");
+    }
     best = std::min(best, f);
     trials.push_back(Trial{t, tpe::TrialState::kComplete, v, f, {}});
     for (int c : kCheckpoints) {
@@ -83,7 +92,8 @@ int Run(int first_seed, int seeds, int n_trials, const std::vector<std::string>&
         std::unique_ptr<tpe::Sampler> tpe_sampler;
         tpe::Status s = tpe::NewTpeSampler(o, &tpe_sampler);
         if (!s.ok()) return 1;
-        if (RunOne(problem, tpe_sampler.get(), mode, seed, n_trials)) return 1;
+        const int print_startup = std::string(mode) == "cpp_tpe" ? o.n_startup_trials : 0;
+        if (RunOne(problem, tpe_sampler.get(), mode, seed, n_trials, print_startup)) return 1;
       }
       auto random = tpe::NewRandomSampler(seed);
       if (RunOne(problem, random.get(), "random", seed, n_trials)) return 1;

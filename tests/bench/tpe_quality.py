@@ -13,6 +13,12 @@ two-sided Mann-Whitney U test of C++ TPE against Optuna TPE.
 
 Optuna runs are cached in --optuna_cache (JSON), keyed by problem, seed and
 trials, so the C++ side can be re-run alone.
+
+--shared_startup gives Optuna the C++ sampler's 10 random startup trials
+(enqueue_trial), so that both TPEs start from the same points and the test
+compares the models, not the luck of two uniform random streams. Without
+it, a "difference" at t=50 can be one already present at t=10, before
+either TPE has run (seen on Rosenbrock-5D, seeds 30-59).
 """
 import argparse
 import json
@@ -127,12 +133,29 @@ def suggest(problem, t):
     return v
 
 
-def run_optuna(problem, seed, trials, opt):
+# Internal value (the C++ START lines) -> the value Optuna's suggest returns.
+CHOICES = {"opt": ["sgd", "adam", "rmsprop"]}
+
+
+def to_optuna(name, x):
+    if name in CHOICES:
+        return CHOICES[name][int(x)]
+    if name in PEFT or name == "n_layers" or name.startswith("units_"):
+        return int(round(x))
+    return x
+
+
+def run_optuna(problem, seed, trials, opt, startup=None):
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    for params in startup or []:
+        study.enqueue_trial({k: to_optuna(k, x) for k, x in params.items()})
     best, at = math.inf, []
     for i in range(trials):
         t = study.ask()
-        f = OBJECTIVES[problem](suggest(problem, t))
+        v = suggest(problem, t)
+        if startup and i < len(startup):  # the enqueued point, exactly
+            assert v == startup[i], (problem, seed, i, v, startup[i])
+        f = OBJECTIVES[problem](v)
         study.tell(t, f)
         best = min(best, f)
         if i + 1 in CHECKPOINTS:
@@ -156,6 +179,8 @@ def main():
     ap.add_argument("--problems", default=",".join(OBJECTIVES))
     ap.add_argument("--optuna_cache", default="")
     ap.add_argument("--optuna_only", action="store_true", help="fill the Optuna cache, print nothing else")
+    ap.add_argument("--shared_startup", action="store_true",
+                    help="Optuna starts from the C++ TPE's random startup trials (see above)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore")
@@ -165,9 +190,9 @@ def main():
     cmd = [args.binary, "--seeds", str(args.seeds), "--first_seed", str(args.first_seed),
            "--trials", str(args.trials), "--problems"] + problems
     t0 = time.time()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout if not args.optuna_only else ""
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     cpp_secs = time.time() - t0
-    runs, opt = {}, {}
+    runs, opt, startup = {}, {}, {}
     for line in out.splitlines():
         parts = line.split()
         if parts[0] == "OPT":
@@ -177,16 +202,11 @@ def main():
             f_cpp = float(parts[-1].split("=")[1])
             f_py = OBJECTIVES[parts[1]](v)
             assert abs(f_py - f_cpp) <= 1e-9 * max(1.0, abs(f_cpp)), (parts[1], f_py, f_cpp)
+        elif parts[0] == "START":
+            startup.setdefault((parts[1], int(parts[2])), []).append(
+                {k: float(x) for k, x in (p.split("=") for p in parts[4:])})
         elif parts[0] == "RUN":
             runs.setdefault((parts[1], parts[2]), []).append([float(x) for x in parts[4:7]])
-    if args.optuna_only:  # f* without the binary's runs: take it from a 0-seed run
-        out0 = subprocess.run([args.binary, "--seeds", "0", "--problems"] + problems,
-                              check=True, capture_output=True, text=True).stdout
-        for line in out0.splitlines():
-            if line.startswith("OPT"):
-                _, p, f = line.split()
-                opt[p] = float(f)
-
     cache = {}
     if args.optuna_cache and os.path.exists(args.optuna_cache):
         with open(args.optuna_cache) as f:
@@ -194,9 +214,10 @@ def main():
     t0 = time.time()
     for problem in problems:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            key = f"{problem}/{seed}/{args.trials}"
+            key = f"{problem}/{seed}/{args.trials}" + ("/shared_startup" if args.shared_startup else "")
             if key not in cache:
-                cache[key] = run_optuna(problem, seed, args.trials, opt[problem])
+                cache[key] = run_optuna(problem, seed, args.trials, opt[problem],
+                                        startup[(problem, seed)] if args.shared_startup else None)
                 if args.optuna_cache:
                     with open(args.optuna_cache + ".tmp", "w") as f:
                         json.dump(cache, f)
@@ -208,7 +229,7 @@ def main():
         return
 
     print(f"optuna {optuna.__version__}; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, "
-          f"{args.trials} trials; "
+          f"{args.trials} trials; startup {'shared' if args.shared_startup else 'independent'}; "
           f"C++ runs {cpp_secs:.0f} s wall (all three C++ samplers), Optuna runs {optuna_secs:.0f} s wall "
           f"(0 if cached)")
     print()
@@ -224,6 +245,7 @@ def main():
         v = "tie" if p >= 0.05 else ("C++ better" if np.median(a) < np.median(b) else "C++ WORSE")
         return f"{p:.3f}", v
 
+    default_p = []  # (p, label) of the default column, for the Holm line
     for problem in problems:
         for ci, t in enumerate(CHECKPOINTS):
             if t > args.trials:
@@ -231,9 +253,25 @@ def main():
             col = {s: np.array([r[ci] for r in runs[(problem, s)]]) for s in
                    ("cpp_tpe", "cpp_tpe_49", "cpp_tpe_mv", "optuna_tpe", "random")}
             p1, v1 = verdict(col["cpp_tpe"], col["optuna_tpe"])
+            default_p.append((float(p1), f"{problem} t={t} ({v1})"))
             p3, v3 = verdict(col["cpp_tpe_49"], col["optuna_tpe"])
             print(f"| {problem} | {t} | {fmt(col['cpp_tpe'])} | {p1} | {v1} | {fmt(col['cpp_tpe_49'])} | {p3} | "
                   f"{v3} | {fmt(col['cpp_tpe_mv'])} | {fmt(col['optuna_tpe'])} | {fmt(col['random'])} |")
+
+    # Holm-Bonferroni over the default column's comparisons: the family-wise
+    # reading of "no problem worse" (printed next to the uncorrected verdicts).
+    ordered = sorted(default_p)
+    m = len(ordered)
+    if not m:
+        return
+    adjusted, running = [], 0.0
+    for i, (p, label) in enumerate(ordered):
+        running = max(running, min(1.0, (m - i) * p))
+        adjusted.append((running, label))
+    significant = [label for a, label in adjusted if a < 0.05]
+    print()
+    print(f"Holm-corrected, default column, {m} comparisons: smallest adjusted p {adjusted[0][0]:.3f} "
+          f"({adjusted[0][1]}); significant at 0.05: {', '.join(significant) or 'none'}")
 
 
 if __name__ == "__main__":
