@@ -1,6 +1,9 @@
 #include "kernels/causal_conv1d_op.h"
 
 #include "kernels/causal_conv1d.h"
+#ifdef PEFTSEARCH_WITH_CUDA
+#include "kernels/cuda/selective_scan_cuda_op.h"
+#endif
 
 namespace peftsearch {
 namespace kernels {
@@ -74,7 +77,17 @@ class CausalConv1dFunction : public torch::autograd::Function<CausalConv1dFuncti
 
 Tensor CausalConv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu) {
   TORCH_CHECK(x.defined() && x.dim() == 3, "causal_conv1d: x must be [batch, channels, L]");
-  TORCH_CHECK(x.device().is_cpu(), "causal_conv1d: only CPU tensors here");
+  if (x.is_cuda()) {
+#ifdef PEFTSEARCH_WITH_CUDA
+    return CausalConv1dCuda(x, weight, bias, silu);
+#else
+    TORCH_CHECK(false,
+                "causal_conv1d: x is a CUDA tensor but this build has no CUDA kernels "
+                "(build with bazel --config=cuda, or tools/gpu_check)");
+#endif
+  }
+  TORCH_CHECK(x.device().is_cpu(), "causal_conv1d: x is on ", x.device(),
+              "; the fused kernel here takes CPU tensors");
   TORCH_CHECK(x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble,
               "causal_conv1d: x must be float32 or float64, got ", x.scalar_type());
   const int64_t C = x.size(1);

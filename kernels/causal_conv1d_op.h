@@ -5,6 +5,8 @@
 //   bias: [channels] or undefined. Returns [batch, channels, L].
 // CausalConv1dRef is the same function in LibTorch ops (the oracle).
 // Float32/float64 on CPU; anything else fails a TORCH_CHECK naming the argument.
+// CUDA tensors go to kernels/cuda (float32/bfloat16) in a build with
+// PEFTSEARCH_WITH_CUDA and fail a TORCH_CHECK naming the build flag otherwise.
 #ifndef PEFTSEARCH_KERNELS_CAUSAL_CONV1D_OP_H_
 #define PEFTSEARCH_KERNELS_CAUSAL_CONV1D_OP_H_
 

@@ -5,6 +5,9 @@
 #include <algorithm>
 
 #include "kernels/selective_scan.h"
+#ifdef PEFTSEARCH_WITH_CUDA
+#include "kernels/cuda/selective_scan_cuda_op.h"
+#endif
 
 namespace peftsearch {
 namespace kernels {
@@ -18,7 +21,8 @@ void CheckCommon(const Tensor& u, const Tensor& delta, const Tensor& A, const Te
                  const Tensor& C, const Tensor& D, const Tensor& z,
                  const Tensor& delta_bias) {
   TORCH_CHECK(u.defined() && u.dim() == 3, "selective_scan: u must be [batch, dim, L]");
-  TORCH_CHECK(u.device().is_cpu(), "selective_scan: only CPU tensors here (CUDA: issue for kernels/*.cu)");
+  TORCH_CHECK(u.device().is_cpu(), "selective_scan: u is on ", u.device(),
+              "; the fused kernel here takes CPU tensors");
   TORCH_CHECK(u.scalar_type() == torch::kFloat || u.scalar_type() == torch::kDouble,
               "selective_scan: u must be float32 or float64, got ", u.scalar_type());
   const auto st = u.scalar_type();
@@ -172,6 +176,15 @@ class SelectiveScanFunction : public torch::autograd::Function<SelectiveScanFunc
 Tensor SelectiveScan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B,
                      const Tensor& C, const Tensor& D, const Tensor& z,
                      const Tensor& delta_bias, bool delta_softplus) {
+  if (u.defined() && u.is_cuda()) {
+#ifdef PEFTSEARCH_WITH_CUDA
+    return SelectiveScanCuda({u, delta, A, B, C, D, z, delta_bias}, delta_softplus);
+#else
+    TORCH_CHECK(false,
+                "selective_scan: u is a CUDA tensor but this build has no CUDA kernels "
+                "(build with bazel --config=cuda, or tools/gpu_check)");
+#endif
+  }
   CheckCommon(u, delta, A, B, C, D, z, delta_bias);
   return SelectiveScanFunction::apply(u, delta, A, B, C, Placeholder(D, u), Placeholder(z, u),
                                       Placeholder(delta_bias, u), delta_softplus);

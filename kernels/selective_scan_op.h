@@ -6,7 +6,9 @@
 // D, z and delta_bias may be undefined tensors (feature off). B and C are read
 // in [batch, L, N] order, so passing x_proj_out[..., r:r+N].transpose(1, 2)
 // costs no copy. Float32 and float64 on CPU; other dtypes/devices fail a
-// TORCH_CHECK naming the argument.
+// TORCH_CHECK naming the argument. CUDA tensors go to the CUDA kernels
+// (kernels/cuda/selective_scan_cuda_op.h: float32/bfloat16) in a build with
+// PEFTSEARCH_WITH_CUDA, and fail a TORCH_CHECK naming the build flag otherwise.
 //
 // Thread safety: reentrant; uses the ATen intra-op thread pool.
 #ifndef PEFTSEARCH_KERNELS_SELECTIVE_SCAN_OP_H_
