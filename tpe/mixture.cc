@@ -255,15 +255,10 @@ void Mixture::LogPdf(const std::vector<std::vector<double>>& points,
   LogPdfDistinct(points, out);
 }
 
-void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
-                             std::vector<double>* out) const {
-  const int k_count = num_kernels();
-  const size_t n = points.empty() ? 0 : points[0].size();
-  out->assign(n, -kInf);
+namespace {
 
-  // Per-kernel constants, computed once for all points.
-  std::vector<double> log_w(k_count);
-  for (int k = 0; k < k_count; ++k) log_w[k] = std::log(weights[k]);
+// Scratch buffers of LogPdfDistinct (see there), one set per thread.
+struct LogPdfWorkspace {
   struct DimConsts {
     std::vector<double> inv_sigma, offset;  // continuous: -log sigma - log(2pi)/2 - log mass
     std::vector<double> log_norm;           // discrete: log mass over the domain
@@ -274,15 +269,40 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
     int num_classes = 0;
     std::vector<std::vector<double>> log_probs;  // categorical: per choice, per kernel (lazy)
   };
-  std::vector<DimConsts> consts(dims.size());
+  std::vector<double> log_w, row, bound;
+  std::vector<DimConsts> consts;
+  std::vector<std::vector<double>> class_mass;
+  std::vector<std::pair<std::pair<double, double>, int>> by_kernel;
+};
+
+}  // namespace
+
+void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
+                             std::vector<double>* out) const {
+  const int k_count = num_kernels();
+  const size_t n = points.empty() ? 0 : points[0].size();
+  out->assign(n, -kInf);
+
+  // Per-kernel constants, computed once for all points. The buffers are
+  // kept per thread and reused: at 1,000 trials a multivariate suggestion
+  // needs ~1 MB of them, and glibc hands a freed heap top back to the OS, so
+  // fresh vectors meant page faults (15 % of the time) on every call.
+  thread_local LogPdfWorkspace ws;
+  std::vector<double>& log_w = ws.log_w;
+  log_w.resize(k_count);
+  for (int k = 0; k < k_count; ++k) log_w[k] = std::log(weights[k]);
+  if (ws.consts.size() < dims.size()) ws.consts.resize(dims.size());
+  std::vector<LogPdfWorkspace::DimConsts>& consts = ws.consts;
   std::vector<size_t> continuous, discrete, categorical;
   for (size_t d = 0; d < dims.size(); ++d) {
     const MixtureDim& dim = dims[d];
     const ModelDomain& dom = dim.domain;
-    DimConsts& c = consts[d];
+    LogPdfWorkspace::DimConsts& c = consts[d];
+    c.num_classes = 0;
     if (dom.type == ModelDomain::Type::kCategorical) {
       categorical.push_back(d);
       c.log_probs.resize(dom.num_choices);
+      for (std::vector<double>& lp : c.log_probs) lp.clear();  // empty = not computed yet
       continue;
     }
     c.inv_sigma.resize(k_count);
@@ -300,7 +320,8 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       }
     } else {
       discrete.push_back(d);
-      std::vector<std::pair<std::pair<double, double>, int>> by_kernel(k_count);
+      std::vector<std::pair<std::pair<double, double>, int>>& by_kernel = ws.by_kernel;
+      by_kernel.resize(k_count);
       for (int k = 0; k < k_count; ++k) by_kernel[k] = {{dim.mu[k], dim.sigma[k]}, k};
       std::sort(by_kernel.begin(), by_kernel.end());
       c.kernel_class.resize(k_count);
@@ -311,9 +332,13 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
     }
   }
 
-  std::vector<double> row(k_count), bound(k_count);
+  std::vector<double>& row = ws.row;
+  std::vector<double>& bound = ws.bound;
+  row.resize(k_count);
+  bound.resize(k_count);
   std::vector<double> cell_lo(discrete.size()), cell_hi(discrete.size());
-  std::vector<std::vector<double>> class_mass(discrete.size());
+  if (ws.class_mass.size() < discrete.size()) ws.class_mass.resize(discrete.size());
+  std::vector<std::vector<double>>& class_mass = ws.class_mass;
   constexpr double kNotYet = 1.0;  // log masses are <= 0, so 1 marks "not computed"
   for (size_t i = 0; i < n; ++i) {
     // Exact and cheap: weights, continuous and categorical dimensions.
@@ -321,7 +346,7 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
     bool outside = false;
     for (size_t d : continuous) {
       const MixtureDim& dim = dims[d];
-      const DimConsts& c = consts[d];
+      const LogPdfWorkspace::DimConsts& c = consts[d];
       const double x = dim.domain.ToModel(points[d][i]);
       if (!(x >= dim.domain.low && x <= dim.domain.high)) outside = true;
       const double* mu = dim.mu.data();
@@ -362,7 +387,7 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
     auto exact = [&](int k) {
       double v = row[k];
       for (size_t j = 0; j < discrete.size(); ++j) {
-        const DimConsts& c = consts[discrete[j]];
+        const LogPdfWorkspace::DimConsts& c = consts[discrete[j]];
         double& mass = class_mass[j][c.kernel_class[k]];
         if (mass == kNotYet) {
           const MixtureDim& dim = dims[discrete[j]];

@@ -25,16 +25,19 @@ uint64_t SortKey(double x) {
   return (u >> 63) ? ~u : (u | 0x8000000000000000ULL);
 }
 
-// (value, index) pairs in ascending order, ties by index. The sort of the
-// "above" observations is the largest single cost of a suggestion at 1,000+
-// trials; a stable LSD radix sort (8 passes of 8 bits) beats std::sort there.
-std::vector<std::pair<double, size_t>> SortWithIndex(const std::vector<double>& values) {
+// Indices of `values` in ascending order of value, ties by index. The sort
+// of the "above" observations is the largest single cost of a suggestion at
+// 1,000+ trials; a stable LSD radix sort (8 passes of 8 bits, constant
+// digits skipped) beats std::sort there.
+std::vector<size_t> SortedOrder(const std::vector<double>& values) {
   const size_t n = values.size();
-  std::vector<std::pair<double, size_t>> out(n);
+  std::vector<size_t> order(n);
   if (n < 256) {
-    for (size_t i = 0; i < n; ++i) out[i] = {values[i], i};
-    std::sort(out.begin(), out.end());
-    return out;
+    std::vector<std::pair<double, size_t>> pairs(n);
+    for (size_t i = 0; i < n; ++i) pairs[i] = {values[i], i};
+    std::sort(pairs.begin(), pairs.end());
+    for (size_t i = 0; i < n; ++i) order[i] = pairs[i].second;
+    return order;
   }
   std::vector<std::pair<uint64_t, uint32_t>> a(n), b(n);
   for (size_t i = 0; i < n; ++i) a[i] = {SortKey(values[i]), static_cast<uint32_t>(i)};
@@ -46,34 +49,32 @@ std::vector<std::pair<double, size_t>> SortWithIndex(const std::vector<double>& 
     for (const auto& e : a) b[count[(e.first >> shift) & 0xff]++] = e;
     a.swap(b);
   }
-  for (size_t i = 0; i < n; ++i) out[i] = {values[a[i].second], a[i].second};
-  return out;
+  for (size_t i = 0; i < n; ++i) order[i] = a[i].second;
+  return order;
 }
 
 // *order receives the indices of `mus` in ascending order (ties by index).
 std::vector<double> NeighborSigmas(const std::vector<double>& mus, double low, double high,
                                    bool consider_endpoints, std::vector<size_t>* order_out) {
   const size_t n = mus.size();
-  // Ascending (value, index): equal values keep observation order.
-  std::vector<std::pair<double, size_t>> sorted = SortWithIndex(mus);
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = sorted[i].second;
+  std::vector<size_t> order = SortedOrder(mus);
   std::vector<double> s(n + 2);
   s[0] = low;
-  for (size_t i = 0; i < n; ++i) s[i + 1] = sorted[i].first;
+  for (size_t i = 0; i < n; ++i) s[i + 1] = mus[order[i]];
   s[n + 1] = high;
-  std::vector<double> sorted_sigma(n);
-  for (size_t i = 0; i < n; ++i) {
-    sorted_sigma[i] = std::max(s[i + 1] - s[i], s[i + 2] - s[i + 1]);
-  }
   // Without endpoints, the outermost kernels ignore the bounds: a lone good
   // point near the edge would otherwise get a huge width.
-  if (!consider_endpoints && n >= 2) {
-    sorted_sigma[0] = s[2] - s[1];
-    sorted_sigma[n - 1] = s[n] - s[n - 1];
+  std::vector<double> sigma;
+  sigma.reserve(n + 1);  // the caller appends the prior's width
+  sigma.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    double width = std::max(s[i + 1] - s[i], s[i + 2] - s[i + 1]);
+    if (!consider_endpoints && n >= 2) {
+      if (i == 0) width = s[2] - s[1];
+      if (i == n - 1) width = s[n] - s[n - 1];
+    }
+    sigma[order[i]] = width;
   }
-  std::vector<double> sigma(n);
-  for (size_t i = 0; i < n; ++i) sigma[order[i]] = sorted_sigma[i];
   *order_out = std::move(order);
   return sigma;
 }
@@ -304,20 +305,29 @@ Status BuildParzenEstimator(const std::vector<Distribution>& dims,
       out->dims.push_back(std::move(dim));
       continue;
     }
-    std::vector<double> mus(n_obs);
+    // Room for the prior's kernel up front: appending it to a full vector
+    // would copy the whole vector.
+    std::vector<double> mus;
+    mus.reserve(n_obs + 1);
+    mus.resize(n_obs);
     for (int j = 0; j < n_obs; ++j) mus[j] = dom.ToModel(obs[j]);
     sorted_obs.clear();
     const double range = dom.high - dom.low;
     std::vector<double> sigmas;
+    sigmas.reserve(n_obs + 1);
     if (options.multivariate && !options.neighbor_bandwidth) {
       const double sigma = 0.2 * std::pow(std::max(n_obs, 1), -1.0 / (dims.size() + 4)) * range;
       sigmas.assign(n_obs, sigma);
     } else {
-      std::vector<double> neighbours = mus;
-      if (options.prior_as_neighbor && use_prior) neighbours.push_back(0.5 * (dom.low + dom.high));
+      // The prior mean joins as a neighbour at the end (index n_obs), where
+      // the prior kernel goes anyway; it is taken off again below.
+      const bool prior_neighbour = options.prior_as_neighbor && use_prior;
+      if (prior_neighbour) mus.push_back(0.5 * (dom.low + dom.high));
       std::vector<size_t> order;
-      sigmas = NeighborSigmas(neighbours, dom.low, dom.high, options.consider_endpoints, &order);
+      sigmas = NeighborSigmas(mus, dom.low, dom.high, options.consider_endpoints, &order);
+      if (prior_neighbour) mus.pop_back();
       sigmas.resize(n_obs);
+      sorted_obs.reserve(n_obs);
       for (size_t i : order) {
         if (static_cast<int>(i) < n_obs) sorted_obs.push_back(static_cast<int>(i));
       }

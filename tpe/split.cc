@@ -46,30 +46,71 @@ UsableTrials SelectUsableTrials(const std::vector<Trial>& history, int64_t exclu
 }
 
 Split SplitTrials(const UsableTrials& trials, int n_below, Direction direction) {
-  std::vector<const Trial*> complete, pruned;
-  for (const Trial* t : trials.finished) {
-    (t->state == TrialState::kComplete ? complete : pruned).push_back(t);
-  }
-  // Stable sorts over number-ordered input: ties keep trial-number order.
-  // Sort by (key, trial number): ties keep trial-number order, as Optuna's
-  // stable sort over number-ordered trials. Keys are computed once.
+  // Rank keys: COMPLETE by (value, trial number), PRUNED by (PrunedKey, trial
+  // number); the number breaks ties as Optuna's stable sort over
+  // number-ordered trials does. Only the n_below best are needed, so a
+  // selection (nth_element) replaces the full sort: the same set, since the
+  // keys are distinct.
+  const std::vector<const Trial*>& finished = trials.finished;
   const double sign = direction == Direction::kMinimize ? 1.0 : -1.0;
-  std::vector<std::pair<std::pair<double, int64_t>, const Trial*>> c_keys;
-  for (const Trial* t : complete) c_keys.push_back({{sign * *t->value, t->number}, t});
-  std::sort(c_keys.begin(), c_keys.end());
-  for (size_t i = 0; i < complete.size(); ++i) complete[i] = c_keys[i].second;
-  std::vector<std::pair<std::pair<std::pair<double, double>, int64_t>, const Trial*>> p_keys;
-  for (const Trial* t : pruned) p_keys.push_back({{PrunedKey(*t, direction), t->number}, t});
-  std::sort(p_keys.begin(), p_keys.end());
-  for (size_t i = 0; i < pruned.size(); ++i) pruned[i] = p_keys[i].second;
-  const size_t want =
-      static_cast<size_t>(std::clamp(n_below, 0, static_cast<int>(trials.finished.size())));
+  struct CompleteKey {
+    double value;
+    int64_t number;
+    size_t pos;  // index in `finished`
+  };
+  struct PrunedRank {
+    std::pair<double, double> key;
+    int64_t number;
+    size_t pos;
+  };
+  std::vector<CompleteKey> complete;
+  std::vector<PrunedRank> pruned;
+  complete.reserve(finished.size());
+  for (size_t i = 0; i < finished.size(); ++i) {
+    const Trial* t = finished[i];
+    if (t->state == TrialState::kComplete) {
+      complete.push_back({sign * *t->value, t->number, i});
+    } else {
+      pruned.push_back({PrunedKey(*t, direction), t->number, i});
+    }
+  }
+  const size_t want = static_cast<size_t>(std::clamp(n_below, 0, static_cast<int>(finished.size())));
+  std::vector<char> is_below(finished.size(), 0);
+  if (want > 0) {
+    const size_t from_complete = std::min(want, complete.size());
+    auto complete_less = [](const CompleteKey& a, const CompleteKey& b) {
+      return a.value != b.value ? a.value < b.value : a.number < b.number;
+    };
+    if (from_complete < complete.size()) {
+      std::nth_element(complete.begin(), complete.begin() + from_complete, complete.end(), complete_less);
+    }
+    for (size_t j = 0; j < from_complete; ++j) is_below[complete[j].pos] = 1;
+    const size_t from_pruned = want - from_complete;
+    if (from_pruned > 0) {
+      auto pruned_less = [](const PrunedRank& a, const PrunedRank& b) {
+        return a.key != b.key ? a.key < b.key : a.number < b.number;
+      };
+      if (from_pruned < pruned.size()) {
+        std::nth_element(pruned.begin(), pruned.begin() + from_pruned, pruned.end(), pruned_less);
+      }
+      for (size_t j = 0; j < from_pruned; ++j) is_below[pruned[j].pos] = 1;
+    }
+  }
   Split split;
-  for (const Trial* t : complete) (split.below.size() < want ? split.below : split.above).push_back(t);
-  for (const Trial* t : pruned) (split.below.size() < want ? split.below : split.above).push_back(t);
+  split.below.reserve(want);
+  split.above.reserve(finished.size() - want + trials.running.size());
+  for (size_t i = 0; i < finished.size(); ++i) {
+    (is_below[i] ? split.below : split.above).push_back(finished[i]);
+  }
   for (const Trial* t : trials.running) split.above.push_back(t);
-  std::sort(split.below.begin(), split.below.end(), ByNumber);
-  std::sort(split.above.begin(), split.above.end(), ByNumber);
+  // Histories normally arrive in trial-number order: then both sides
+  // already are.
+  if (!std::is_sorted(split.below.begin(), split.below.end(), ByNumber)) {
+    std::sort(split.below.begin(), split.below.end(), ByNumber);
+  }
+  if (!std::is_sorted(split.above.begin(), split.above.end(), ByNumber)) {
+    std::sort(split.above.begin(), split.above.end(), ByNumber);
+  }
   return split;
 }
 

@@ -6,11 +6,12 @@
 // sample_relative / sample_independent.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tpe/mixture.h"
@@ -39,11 +40,15 @@ uint64_t HashNames(const SearchSpace& space, const std::vector<int>& idx) {
 }
 
 // Every usable trial's parameter values, looked up (by name, with a range
-// check) once per Suggest instead of once per parameter and side: rows in
-// trial order, NaN where a trial lacks the parameter.
+// check) once per Suggest instead of once per parameter and side: one row per
+// history entry (rows of unusable trials stay unread), NaN where a trial
+// lacks the parameter. Usable trials point into `history`, so a trial's row
+// is its position there: no map lookup in the per-parameter loops.
 class ValueTable {
  public:
-  ValueTable(const SearchSpace& space, const UsableTrials& usable) : width_(space.params.size()) {
+  ValueTable(const SearchSpace& space, const std::vector<Trial>& history, const UsableTrials& usable)
+      : width_(space.params.size()), first_(history.data()) {
+    values_.assign(history.size() * width_, std::numeric_limits<double>::quiet_NaN());
     // Walk each trial's (sorted) map alongside the names sorted once: a
     // merge join, no tree lookups.
     std::vector<int> by_name(width_);
@@ -52,25 +57,44 @@ class ValueTable {
               [&](int a, int b) { return space.params[a].name < space.params[b].name; });
     for (const auto* list : {&usable.finished, &usable.running}) {
       for (const Trial* t : *list) {
-        const size_t base = values_.size();
-        row_[t] = base / width_;
-        values_.resize(base + width_, std::numeric_limits<double>::quiet_NaN());
+        double* row = &values_[(t - first_) * width_];
         auto it = t->params.begin();
         for (int i : by_name) {
           const ParamSpec& p = space.params[i];
           while (it != t->params.end() && it->first < p.name) ++it;
           if (it == t->params.end()) break;
-          if (it->first == p.name && Contains(p.distribution, it->second)) values_[base + i] = it->second;
+          if (it->first == p.name && Contains(p.distribution, it->second)) row[i] = it->second;
         }
       }
     }
   }
-  const double* Row(const Trial* t) const { return &values_[row_.at(t) * width_]; }
+  const double* Row(const Trial* t) const { return &values_[(t - first_) * width_]; }
 
  private:
   size_t width_;
+  const Trial* first_;
   std::vector<double> values_;
-  std::unordered_map<const Trial*, size_t> row_;
+};
+
+// Remembers the last weights(n) of one Suggest: every parameter of a side
+// usually has the same number of observations, so the weights function
+// runs once per side instead of once per parameter and side.
+class WeightsMemo {
+ public:
+  explicit WeightsMemo(std::function<std::vector<double>(int)> weights) : weights_(std::move(weights)) {}
+  std::vector<double> operator()(int n) {
+    for (auto& [count, w] : memo_) {
+      if (count == n) return w;
+    }
+    std::vector<double> w = weights_(n);
+    if (memo_.size() >= 2) memo_.erase(memo_.begin());
+    memo_.push_back({n, w});
+    return w;
+  }
+
+ private:
+  std::function<std::vector<double>(int)> weights_;
+  std::vector<std::pair<int, std::vector<double>>> memo_;
 };
 
 class TpeSampler final : public Sampler {
@@ -107,7 +131,12 @@ class TpeSampler final : public Sampler {
     // RUNNING trials do not count in n: the lie must not widen the good set.
     const int n_below = options_.gamma(n);
     const Split split = SplitTrials(usable, n_below, direction);
-    const ValueTable table(space, usable);
+    const ValueTable table(space, history, usable);
+    // Per-call copy: the memo lives only as long as this Suggest, so
+    // concurrent calls share nothing mutable.
+    ParzenOptions parzen = parzen_;
+    auto memo = std::make_shared<WeightsMemo>(parzen_.weights);
+    parzen.weights = [memo](int n) { return (*memo)(n); };
 
     std::map<int, double> relative;
     if (options_.multivariate) {
@@ -121,7 +150,7 @@ class TpeSampler final : public Sampler {
       for (const std::vector<int>& g : groups) {
         if (g.empty()) continue;
         std::vector<double> values;
-        s = SampleSubspace(space, g, split, table, trial_number, &values);
+        s = SampleSubspace(space, g, split, table, parzen, trial_number, &values);
         if (!s.ok()) return s;
         for (size_t j = 0; j < g.size(); ++j) relative[g[j]] = values[j];
       }
@@ -139,7 +168,7 @@ class TpeSampler final : public Sampler {
         continue;
       }
       std::vector<double> values;
-      s = SampleSubspace(space, {i}, split, table, trial_number, &values);
+      s = SampleSubspace(space, {i}, split, table, parzen, trial_number, &values);
       if (!s.ok()) return s;
       (*out)[p.name] = values[0];
     }
@@ -150,14 +179,14 @@ class TpeSampler final : public Sampler {
   // One TPE step over the parameters `idx` jointly: observations are the
   // trials of each side that have all of them.
   Status SampleSubspace(const SearchSpace& space, const std::vector<int>& idx, const Split& split,
-                        const ValueTable& table, int64_t trial_number,
-                        std::vector<double>* values) const {
+                        const ValueTable& table, const ParzenOptions& parzen,
+                        int64_t trial_number, std::vector<double>* values) const {
     std::vector<Distribution> dists;
     for (int i : idx) dists.push_back(space.params[i].distribution);
     Mixture below, above;
-    Status s = BuildParzenEstimator(dists, Observations(table, idx, split.below), parzen_, &below);
+    Status s = BuildParzenEstimator(dists, Observations(table, idx, split.below), parzen, &below);
     if (!s.ok()) return s;
-    s = BuildParzenEstimator(dists, Observations(table, idx, split.above), parzen_, &above);
+    s = BuildParzenEstimator(dists, Observations(table, idx, split.above), parzen, &above);
     if (!s.ok()) return s;
 
     Rng rng(options_.seed, static_cast<uint64_t>(trial_number), HashNames(space, idx));
@@ -185,6 +214,7 @@ class TpeSampler final : public Sampler {
                                                        const std::vector<int>& idx,
                                                        const std::vector<const Trial*>& trials) {
     std::vector<std::vector<double>> obs(idx.size());
+    for (std::vector<double>& o : obs) o.reserve(trials.size());
     for (const Trial* t : trials) {
       const double* row = table.Row(t);
       bool all = true;

@@ -79,7 +79,10 @@ void WriteHistory(const std::string& path, const SearchSpace& space, const std::
   std::fclose(f);
 }
 
-int Run(const std::vector<int>& sizes, const std::string& history_dir, int reps, const std::string& modes) {
+// print_suggestions: also print every suggestion (SUGGEST <n> <mode> <i>
+// name=value...), to check that a faster build suggests exactly the same.
+int Run(const std::vector<int>& sizes, const std::string& history_dir, int reps, const std::string& modes,
+        bool print_suggestions) {
   const SearchSpace space = Mixed10();
   for (int n : sizes) {
     const std::vector<Trial> history = History(space, n);
@@ -111,6 +114,11 @@ int Run(const std::vector<int>& sizes, const std::string& history_dir, int reps,
           std::fprintf(stderr, "%s\n", s.ToString().c_str());
           return 1;
         }
+        if (print_suggestions) {
+          std::printf("SUGGEST %d %s %d", n, multivariate ? "multivariate" : "independent", i);
+          for (const auto& [name, v] : out) std::printf(" %s=%.17g", name.c_str(), v);
+          std::printf("\n");
+        }
         if (i >= 0) {
           ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
           cpu_ms.push_back((c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) * 1e-6);
@@ -136,10 +144,12 @@ int main(int argc, char** argv) {
   std::string history_dir;
   int reps = 21;
   std::string modes = "both";
+  bool print_suggestions = false;
   app.add_option("--sizes", sizes, "completed trials in the history");
   app.add_option("--history_dir", history_dir, "write each history here for the Optuna driver");
   app.add_option("--reps", reps, "timed suggestions per configuration (half at 10k)");
   app.add_option("--modes", modes, "independent, multivariate or both");
+  app.add_flag("--print_suggestions", print_suggestions, "print every suggestion (to compare builds)");
   CLI11_PARSE(app, argc, argv);
-  return peftsearch::tpe::Run(sizes, history_dir, reps, modes);
+  return peftsearch::tpe::Run(sizes, history_dir, reps, modes, print_suggestions);
 }
