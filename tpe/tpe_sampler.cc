@@ -61,9 +61,10 @@ class ValueTable {
         auto it = t->params.begin();
         for (int i : by_name) {
           const ParamSpec& p = space.params[i];
-          while (it != t->params.end() && it->first < p.name) ++it;
+          int order = -1;  // one string comparison per step, not two
+          while (it != t->params.end() && (order = it->first.compare(p.name)) < 0) ++it;
           if (it == t->params.end()) break;
-          if (it->first == p.name && Contains(p.distribution, it->second)) row[i] = it->second;
+          if (order == 0 && Contains(p.distribution, it->second)) row[i] = it->second;
         }
       }
     }
