@@ -290,7 +290,12 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
   thread_local LogPdfWorkspace ws;
   std::vector<double>& log_w = ws.log_w;
   log_w.resize(k_count);
-  for (int k = 0; k < k_count; ++k) log_w[k] = std::log(weights[k]);
+  // Runs of equal inputs are common (the newest 25 weights, one Scott width
+  // for all kernels, identical categorical rows): each log is taken once per
+  // run.
+  for (int k = 0; k < k_count; ++k) {
+    log_w[k] = k > 0 && weights[k] == weights[k - 1] ? log_w[k - 1] : std::log(weights[k]);
+  }
   if (ws.consts.size() < dims.size()) ws.consts.resize(dims.size());
   std::vector<LogPdfWorkspace::DimConsts>& consts = ws.consts;
   std::vector<size_t> continuous, discrete, categorical;
@@ -307,16 +312,20 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
     }
     c.inv_sigma.resize(k_count);
     c.log_norm.resize(k_count);
-    for (int k = 0; k < k_count; ++k) {
-      c.inv_sigma[k] = 1 / dim.sigma[k];
-      c.log_norm[k] = LogGaussMass((dom.low - dim.mu[k]) * c.inv_sigma[k],
-                                   (dom.high - dim.mu[k]) * c.inv_sigma[k]);
-    }
+    for (int k = 0; k < k_count; ++k) c.inv_sigma[k] = 1 / dim.sigma[k];
+    auto log_norm_of = [&](int k) {
+      return LogGaussMass((dom.low - dim.mu[k]) * c.inv_sigma[k], (dom.high - dim.mu[k]) * c.inv_sigma[k]);
+    };
     if (dom.type == ModelDomain::Type::kContinuous) {
       continuous.push_back(d);
       c.offset.resize(k_count);
+      double log_sigma = 0;
       for (int k = 0; k < k_count; ++k) {
-        c.offset[k] = -(omit_log_sigma ? 0.0 : std::log(dim.sigma[k])) - kHalfLog2Pi - c.log_norm[k];
+        c.log_norm[k] = log_norm_of(k);
+        if (!omit_log_sigma) {
+          log_sigma = k > 0 && dim.sigma[k] == dim.sigma[k - 1] ? log_sigma : std::log(dim.sigma[k]);
+        }
+        c.offset[k] = -log_sigma - kHalfLog2Pi - c.log_norm[k];
       }
     } else {
       discrete.push_back(d);
@@ -325,9 +334,15 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       for (int k = 0; k < k_count; ++k) by_kernel[k] = {{dim.mu[k], dim.sigma[k]}, k};
       std::sort(by_kernel.begin(), by_kernel.end());
       c.kernel_class.resize(k_count);
+      double class_norm = 0;  // the domain mass is a function of (mu, sigma): once per class
       for (int i = 0; i < k_count; ++i) {
-        if (i == 0 || by_kernel[i].first != by_kernel[i - 1].first) ++c.num_classes;
-        c.kernel_class[by_kernel[i].second] = c.num_classes - 1;
+        const int k = by_kernel[i].second;
+        if (i == 0 || by_kernel[i].first != by_kernel[i - 1].first) {
+          ++c.num_classes;
+          class_norm = log_norm_of(k);
+        }
+        c.kernel_class[k] = c.num_classes - 1;
+        c.log_norm[k] = class_norm;
       }
     }
   }
@@ -364,8 +379,10 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       std::vector<double>& lp = consts[d].log_probs[choice];
       if (lp.empty()) {
         lp.resize(k_count);
+        const int stride = dim.domain.num_choices;
         for (int k = 0; k < k_count; ++k) {
-          lp[k] = std::log(dim.probs[static_cast<size_t>(k) * dim.domain.num_choices + choice]);
+          const double* prob = &dim.probs[static_cast<size_t>(k) * stride + choice];
+          lp[k] = k > 0 && *prob == *(prob - stride) ? lp[k - 1] : std::log(*prob);
         }
       }
       for (int k = 0; k < k_count; ++k) row[k] += lp[k];
