@@ -146,11 +146,8 @@ TEST(ParzenEstimatorTest, MergingIdenticalKernelsKeepsTheDensity) {
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(la[i], lb[i], 1e-12) << i;
 }
 
-TEST(ParzenEstimatorTest, LargeObservationSetsGetTheSameWidthsAsSmallOnes) {
-  // Above 256 observations the widths come from a radix sort: check it
-  // against the plain rule on a shuffled set with repeats and negatives.
-  std::vector<double> obs;
-  for (int i = 0; i < 600; ++i) obs.push_back(std::round(std::fmod(i * 0.6180339887, 1.0) * 400) / 40 - 5);
+// The plain neighbour rule on sorted values, with the bounds of [-5, 5].
+void ExpectPlainNeighbourWidths(const std::vector<double>& obs) {
   ParzenOptions o;
   o.weights = DefaultWeights;
   o.prior_as_neighbor = false;
@@ -159,7 +156,7 @@ TEST(ParzenEstimatorTest, LargeObservationSetsGetTheSameWidthsAsSmallOnes) {
   ASSERT_TRUE(BuildParzenEstimator({Float("x", -5, 5).distribution}, {obs}, o, &m).ok());
   std::vector<double> sorted = obs;
   std::sort(sorted.begin(), sorted.end());
-  const double floor = 10.0 / std::min(100.0, 1.0 + 601);
+  const double floor = 10.0 / std::min(100.0, 2.0 + obs.size());
   for (size_t j = 0; j < sorted.size(); ++j) {
     EXPECT_EQ(m.dims[0].mu[j], sorted[j]);  // 1-D kernels come sorted by mean
     const double left = j == 0 ? -5 : sorted[j - 1], right = j + 1 == sorted.size() ? 5 : sorted[j + 1];
@@ -168,6 +165,27 @@ TEST(ParzenEstimatorTest, LargeObservationSetsGetTheSameWidthsAsSmallOnes) {
     if (j + 1 == sorted.size()) want = sorted[j] - sorted[j - 1];
     EXPECT_DOUBLE_EQ(m.dims[0].sigma[j], std::clamp(want, floor, 10.0)) << j;
   }
+}
+
+TEST(ParzenEstimatorTest, ClusteredObservationsAndBoundsSortCorrectly) {
+  // The order behind the widths comes from a bucket sort over the domain:
+  // most values in one bucket (its fallback sort), values on both bounds,
+  // and repeats.
+  std::vector<double> obs;
+  for (int i = 0; i < 300; ++i) obs.push_back(1e-4 * std::fmod(i * 0.6180339887, 1.0));
+  for (int i = 0; i < 100; ++i) obs.push_back(std::round(std::fmod(i * 0.7548776662, 1.0) * 20) / 2 - 5);
+  obs.push_back(-5);
+  obs.push_back(5);
+  obs.push_back(5);
+  ExpectPlainNeighbourWidths(obs);
+}
+
+TEST(ParzenEstimatorTest, LargeObservationSetsGetTheSameWidthsAsSmallOnes) {
+  // Above 64 observations the widths come from a bucket sort: check it
+  // against the plain rule on a shuffled set with repeats and negatives.
+  std::vector<double> obs;
+  for (int i = 0; i < 600; ++i) obs.push_back(std::round(std::fmod(i * 0.6180339887, 1.0) * 400) / 40 - 5);
+  ExpectPlainNeighbourWidths(obs);
 }
 
 // With omit_log_sigma the estimator reproduces Optuna 3.1's own log_pdf

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tpe/subspace.h"
@@ -78,6 +79,53 @@ TEST(SplitTest, MaximizeAndNanIntermediate) {
   EXPECT_EQ(Numbers(s.below), (std::vector<int64_t>{0, 1, 4}));
   s = SplitTrials(u, 4, Direction::kMaximize);
   EXPECT_EQ(Numbers(s.below), (std::vector<int64_t>{0, 1, 3, 4}));  // NaN ranks last
+}
+
+TEST(SplitTest, LargeShuffledHistoryMatchesAFullStableSort) {
+  // The split selects the best n_below instead of sorting everything, and
+  // skips re-sorting sides that are already in number order: compare with
+  // the plain definition on a history out of number order, with ties.
+  std::vector<Trial> h;
+  for (int i = 0; i < 500; ++i) {
+    const int64_t number = (i * 7919) % 500;  // a permutation of 0..499
+    if (i % 9 == 0) {
+      h.push_back(Pruned(number, {{i % 4, std::fmod(i * 0.37, 1.0)}}));
+    } else {
+      h.push_back(Complete(number, std::round(std::fmod(i * 0.6180339887, 1.0) * 50)));  // many ties
+    }
+  }
+  h.push_back(Trial{500, TrialState::kRunning, {}, std::nullopt, {}});
+  UsableTrials u = SelectUsableTrials(h, -1, true);
+  for (Direction dir : {Direction::kMinimize, Direction::kMaximize}) {
+    for (int n_below : {0, 1, 25, 444, 450, 470, 500}) {
+      std::vector<const Trial*> complete, pruned;
+      for (const Trial* t : u.finished) (t->state == TrialState::kComplete ? complete : pruned).push_back(t);
+      auto by_number = [](const Trial* a, const Trial* b) { return a->number < b->number; };
+      std::sort(complete.begin(), complete.end(), by_number);
+      std::sort(pruned.begin(), pruned.end(), by_number);
+      const double sign = dir == Direction::kMinimize ? 1 : -1;
+      std::stable_sort(complete.begin(), complete.end(),
+                       [&](const Trial* a, const Trial* b) { return sign * *a->value < sign * *b->value; });
+      auto pruned_key = [&](const Trial* t) {
+        const auto& last = t->intermediate_values.back();
+        return std::make_pair(-static_cast<double>(last.first), sign * last.second);
+      };
+      std::stable_sort(pruned.begin(), pruned.end(),
+                       [&](const Trial* a, const Trial* b) { return pruned_key(a) < pruned_key(b); });
+      std::vector<const Trial*> ranked = complete;
+      ranked.insert(ranked.end(), pruned.begin(), pruned.end());
+      std::vector<int64_t> want_below, want_above;
+      for (size_t r = 0; r < ranked.size(); ++r) {
+        (static_cast<int>(r) < n_below ? want_below : want_above).push_back(ranked[r]->number);
+      }
+      want_above.push_back(500);  // the running trial
+      std::sort(want_below.begin(), want_below.end());
+      std::sort(want_above.begin(), want_above.end());
+      Split s = SplitTrials(u, n_below, dir);
+      EXPECT_EQ(Numbers(s.below), want_below) << n_below;
+      EXPECT_EQ(Numbers(s.above), want_above) << n_below;
+    }
+  }
 }
 
 TEST(SplitTest, RunningTrialsAreAlwaysAbove) {
