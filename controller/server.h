@@ -20,6 +20,9 @@ struct ServerOptions {
   // tests and scripts read it to find a port chosen with :0.
   std::string address_file;
   int drain_seconds = 10;
+  // Idle gRPC handler threads kept for the next RPCs (see server.cc); about
+  // the number of workers' slots avoids creating a thread per RPC.
+  int max_idle_rpc_threads = 256;
   // HTTP dashboard and Prometheus /metrics (controller/dashboard) on this
   // host:port (port 0 picks a free port); off when empty.
   std::string http_address;

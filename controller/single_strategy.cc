@@ -140,7 +140,11 @@ absl::StatusOr<StrategyDecision> SingleSpaceStrategy::Next(const std::vector<Tri
     decision.kind = StrategyDecision::Kind::kDone;
     return decision;
   }
-  const std::vector<tpe::Trial>& sampler_history = cache_.Update(spec_.space, history, -1);
+  // The random sampler draws from (seed, trial number) alone; converting the
+  // history for it was a scan of every trial per suggestion.
+  static const std::vector<tpe::Trial> kNoHistory;
+  const std::vector<tpe::Trial>& sampler_history =
+      spec_.sampler.type == "random" ? kNoHistory : cache_.Update(spec_.space, history, -1);
   tpe::ParamValues values;
   tpe::Status s = sampler_->Suggest(
       space_, sampler_history,

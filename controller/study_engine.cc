@@ -422,55 +422,70 @@ absl::StatusOr<StudyView> StudyEngine::CancelStudy(const std::string& ref) {
   return MakeView(**study);
 }
 
+absl::Status StudyEngine::SampleFreeSlots(Study* study,
+                                          std::vector<storage::TrialStore::NewTrial>* batch) {
+  // Each suggestion sees the ones before it as provisional WAITING trials (the
+  // constant liar's input); the caller drops them again if the commit fails.
+  const size_t first_provisional = study->trials.size();
+  while (study->counts.waiting + study->counts.running < study->spec.parallelism) {
+    auto next = study->strategy->Next(study->trials);
+    if (!next.ok()) {
+      Log("strategy_error", absl::StrCat("study=", study->record.name, " error=\"",
+                                         next.status().message(), "\""));
+      DropProvisional(study, first_provisional);
+      batch->clear();
+      return next.status();
+    }
+    study->strategy_done = next->kind == StrategyDecision::Kind::kDone;
+    if (next->kind != StrategyDecision::Kind::kTrial) break;
+    TrialRecord provisional;
+    provisional.study_id = study->record.id;
+    provisional.number = static_cast<int64_t>(study->trials.size());
+    provisional.state = TrialState::kWaiting;
+    provisional.phase = next->phase;
+    provisional.params_json = next->params.dump();
+    ApplyTrial(study, provisional);
+    batch->push_back({next->phase, provisional.params_json});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StudyEngine::ApplyCreated(Study* study, size_t first_provisional,
+                                       const std::vector<TrialRecord>& created) {
+  for (const TrialRecord& t : created) {
+    if (t.number != static_cast<int64_t>(first_provisional++)) {
+      return absl::InternalError("trial numbers in memory and in the store disagree");
+    }
+    ApplyTrial(study, t);
+  }
+  change_version_.fetch_add(1);
+  changed_cv_.notify_all();
+  return absl::OkStatus();
+}
+
 absl::Status StudyEngine::Replenish(const std::shared_ptr<Study>& study) {
   std::lock_guard<std::mutex> create_lock(study->create_mu);
   if (study->spec.objective_type == "external") return MaybeFinishStudy(study);
   while (true) {
     // Sample every free slot, then store them in one transaction: under load
-    // many completions arrive together and one commit serves them all. Each
-    // suggestion sees the ones before it as provisional WAITING trials (the
-    // constant liar's input); they are dropped again if the commit fails.
+    // many completions arrive together and one commit serves them all.
     std::vector<storage::TrialStore::NewTrial> batch;
     size_t first_provisional = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (study->record.state != StudyState::kRunning) return absl::OkStatus();
       first_provisional = study->trials.size();
-      while (study->counts.waiting + study->counts.running < study->spec.parallelism) {
-        auto next = study->strategy->Next(study->trials);
-        if (!next.ok()) {
-          Log("strategy_error", absl::StrCat("study=", study->record.name, " error=\"",
-                                             next.status().message(), "\""));
-          DropProvisional(study.get(), first_provisional);
-          return next.status();
-        }
-        study->strategy_done = next->kind == StrategyDecision::Kind::kDone;
-        if (next->kind != StrategyDecision::Kind::kTrial) break;
-        TrialRecord provisional;
-        provisional.study_id = study->record.id;
-        provisional.number = static_cast<int64_t>(study->trials.size());
-        provisional.state = TrialState::kWaiting;
-        provisional.phase = next->phase;
-        provisional.params_json = next->params.dump();
-        ApplyTrial(study.get(), provisional);
-        batch.push_back({next->phase, provisional.params_json});
-      }
+      RETURN_IF_ERROR(SampleFreeSlots(study.get(), &batch));
     }
     if (batch.empty()) break;
-    auto created = store_->CreateTrials(study->record.id, batch, Now());
+    auto created = store_->CreateTrials(study->record.id, batch, Now(),
+                                        static_cast<int64_t>(first_provisional));
     std::lock_guard<std::mutex> lock(mu_);
     if (!created.ok()) {
       DropProvisional(study.get(), first_provisional);
       return created.status();
     }
-    for (const TrialRecord& t : *created) {
-      if (t.number != static_cast<int64_t>(first_provisional++)) {
-        return absl::InternalError("trial numbers in memory and in the store disagree");
-      }
-      ApplyTrial(study.get(), t);
-    }
-    change_version_.fetch_add(1);
-    changed_cv_.notify_all();
+    RETURN_IF_ERROR(ApplyCreated(study.get(), first_provisional, *created));
   }
   return MaybeFinishStudy(study);
 }
@@ -806,6 +821,11 @@ absl::StatusOr<TrialState> StudyEngine::CompleteTrial(const std::string& token, 
   outcome.state = TrialState::kComplete;
   outcome.value = value;
   outcome.result_json = result_json;
+  auto folded = FinishAndReplace(token, outcome);
+  if (!folded.ok()) return folded.status();
+  if (folded->has_value()) return **folded;
+  // The slow path: the lease is not (or no longer) in memory, e.g. a retried
+  // call; the store decides, with the same answers as before.
   auto done = store_->FinishLeasedTrial(token, outcome, Now());
   if (!done.ok()) return done.status();
   std::shared_ptr<Study> study;
@@ -819,6 +839,96 @@ absl::StatusOr<TrialState> StudyEngine::CompleteTrial(const std::string& token, 
   NotifyChange();
   RETURN_IF_ERROR(Replenish(study));
   return done->state;
+}
+
+absl::StatusOr<std::optional<TrialState>> StudyEngine::FinishAndReplace(
+    const std::string& token, const TrialOutcome& outcome) {
+  std::shared_ptr<Study> study;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto lease = leases_.find(token);
+    if (lease == leases_.end()) return std::optional<TrialState>();
+    auto it = studies_.find(lease->second.first);
+    if (it == studies_.end()) return std::optional<TrialState>();
+    study = it->second;
+  }
+  if (study->spec.objective_type == "external") return std::optional<TrialState>();
+  std::unique_lock<std::mutex> create_lock(study->create_mu);
+  size_t first_provisional = 0;
+  std::vector<storage::TrialStore::NewTrial> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto lease = leases_.find(token);
+    if (lease == leases_.end() || study->record.state != StudyState::kRunning ||
+        study->history_evicted) {
+      return std::optional<TrialState>();
+    }
+    const int64_t number = lease->second.second;
+    if (number >= static_cast<int64_t>(study->trials.size()) ||
+        study->trials[number].state != TrialState::kRunning ||
+        study->trials[number].lease_token != token) {
+      return std::optional<TrialState>();
+    }
+    // The replacements are sampled knowing this outcome, as they were when
+    // created after the finish had committed: the outcome is applied for the
+    // sampler and taken back before the lock is released, so nobody sees it
+    // before it is durable.
+    const TrialView before = study->trials[number];
+    const std::optional<double> best_before = study->best_value;
+    const int64_t best_number_before = study->best_number;
+    TrialRecord ended;
+    ended.study_id = study->record.id;
+    ended.number = number;
+    ended.state = outcome.state;
+    ended.phase = before.phase;
+    ended.value = outcome.value;
+    ended.result_json = outcome.result_json;
+    ended.attempt = before.attempt;
+    ended.worker_id = before.worker_id;
+    ended.lease_token = token;
+    ApplyTrial(study.get(), ended);
+    first_provisional = study->trials.size();
+    absl::Status sampled = SampleFreeSlots(study.get(), &batch);
+    TrialView& v = study->trials[number];
+    --*CountFor(&study->counts, v.state);
+    v = before;
+    v.version = ++next_version_;  // strategies' caches must see the change
+    ++*CountFor(&study->counts, v.state);
+    leases_[token] = {study->record.id, number};
+    study->best_value = best_before;
+    study->best_number = best_number_before;
+    if (!sampled.ok()) return sampled;
+  }
+  // create_mu is released as soon as this call holds its place in the commit
+  // order, so that the completions of one study still share commits; the
+  // numbers sampled under it follow the same order.
+  auto stored = store_->FinishLeasedTrialAndCreate(
+      token, outcome, study->record.id, static_cast<int64_t>(first_provisional), batch, Now(),
+      [&create_lock] { create_lock.unlock(); });
+  if (create_lock.owns_lock()) create_lock.unlock();
+  if (!stored.ok()) {
+    // Nothing was stored (a failed commit, or numbering moved because an
+    // earlier commit failed): drop the replacements and everything sampled
+    // after them, and let the slow path give the store's answer.
+    std::lock_guard<std::mutex> relock(study->create_mu);
+    std::lock_guard<std::mutex> lock(mu_);
+    DropProvisional(study.get(), first_provisional);
+    return std::optional<TrialState>();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stored->finish_status.ok()) ApplyTrial(study.get(), stored->finished);
+    RETURN_IF_ERROR(ApplyCreated(study.get(), first_provisional, stored->created));
+  }
+  NotifyChange();
+  if (!stored->finish_status.ok() || !stored->finished_now) {
+    // A refused finish (its replacements stand: the slot is refilled by the
+    // trial's retry or by them) or a repeated call: the slow path answers.
+    return std::optional<TrialState>();
+  }
+  // Usually nothing is left to sample; this also ends the study when done.
+  RETURN_IF_ERROR(Replenish(study));
+  return std::optional<TrialState>(stored->finished.state);
 }
 
 absl::StatusOr<TrialState> StudyEngine::FailTrial(const std::string& token,

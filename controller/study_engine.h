@@ -159,6 +159,20 @@ class StudyEngine {
   // none to give; marks the study complete when it is done.
   absl::Status Replenish(const std::shared_ptr<Study>& study);
   absl::Status MaybeFinishStudy(const std::shared_ptr<Study>& study);
+  // Samples a trial for every free slot of the study's parallelism and applies
+  // each to memory as a provisional WAITING trial; `batch` gets what to store.
+  // REQUIRES create_mu and mu_.
+  absl::Status SampleFreeSlots(Study* study, std::vector<storage::TrialStore::NewTrial>* batch);
+  // Applies the stored versions of provisional trials from `first_provisional`
+  // on. REQUIRES mu_.
+  absl::Status ApplyCreated(Study* study, size_t first_provisional,
+                            const std::vector<storage::TrialRecord>& created);
+  // Ends the running trial holding `token` and stores its replacements in the
+  // same transaction (one commit per trial instead of two). nullopt when the
+  // fast path does not apply or the store refused; memory is then as before
+  // and the caller takes the slow path, which gives the store's answer.
+  absl::StatusOr<std::optional<storage::TrialState>> FinishAndReplace(
+      const std::string& token, const storage::TrialOutcome& outcome);
   // Drops a finished study's trials from memory. REQUIRES mu_.
   void EvictHistory(Study* study);
   // Removes trials from index `first` on (sampled but not stored). REQUIRES mu_.

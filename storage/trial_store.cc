@@ -148,6 +148,81 @@ absl::Status ApplyOutcome(SqliteDb* db, const TrialOutcome& outcome, int64_t now
                      outcome.state, outcome.value, now_ms);
 }
 
+// Appends WAITING trials numbered from the study's max + 1 (see CreateTrials).
+absl::Status InsertWaitingTrials(SqliteDb* db, int64_t study_id,
+                                 const std::vector<TrialStore::NewTrial>& trials,
+                                 int64_t expected_first, int64_t now_ms,
+                                 std::vector<TrialRecord>* created) {
+  created->clear();
+  if (trials.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(next, db->Cached("SELECT COALESCE(MAX(number), -1) + 1 FROM trials "
+                                    "WHERE study_id = ?"));
+  next->Bind(1, study_id);
+  ASSIGN_OR_RETURN(row, next->Step());
+  if (!row) return absl::InternalError("no row for next trial number");
+  int64_t number = next->ColumnInt(0);
+  next->Reset();
+  if (expected_first >= 0 && number != expected_first) {
+    return absl::AbortedError(absl::StrCat("trial numbering moved: the caller expected ",
+                                           expected_first, ", the study's next is ", number));
+  }
+  for (const TrialStore::NewTrial& n : trials) {
+    ASSIGN_OR_RETURN(insert, db->Cached("INSERT INTO trials (study_id, number, state, phase, "
+                                        "params_json, created_ms, started_ms) "
+                                        "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    insert->Bind(1, study_id).Bind(2, number).Bind(3, static_cast<int64_t>(TrialState::kWaiting));
+    insert->Bind(4, static_cast<int64_t>(n.phase)).Bind(5, n.params_json).Bind(6, now_ms);
+    insert->Bind(7, int64_t{0});
+    absl::Status run = insert->Run();
+    if (!run.ok() && absl::IsAlreadyExists(run)) {
+      return absl::NotFoundError(absl::StrCat("no study with id ", study_id));
+    }
+    RETURN_IF_ERROR(run);
+    TrialRecord t;
+    t.id = db->LastInsertRowId();
+    t.study_id = study_id;
+    t.number = number++;
+    t.state = TrialState::kWaiting;
+    t.phase = n.phase;
+    t.params_json = n.params_json;
+    t.created_ms = now_ms;
+    RETURN_IF_ERROR(AppendEvent(db, study_id, t.number, "created", TrialState::kWaiting,
+                                std::nullopt, now_ms));
+    created->push_back(std::move(t));
+  }
+  return absl::OkStatus();
+}
+
+// Ends the running trial holding `lease_token` (see FinishLeasedTrial).
+// `*changed` is false when the call repeats one that already took effect.
+absl::Status FinishLeased(SqliteDb* db, const std::string& lease_token,
+                          const TrialOutcome& outcome, int64_t now_ms, TrialRecord* result,
+                          bool* changed) {
+  *changed = false;
+  ASSIGN_OR_RETURN(current,
+                   QueryOneTrial(db,
+                                 absl::StrCat("SELECT ", kTrialColumns,
+                                              " FROM trials WHERE lease_token = ?"),
+                                 [&](Statement* s) { s->Bind(1, lease_token); }));
+  if (!current.has_value()) {
+    return absl::FailedPreconditionError(
+        "stale lease: the token holds no trial (its lease expired and the trial was "
+        "handed to another worker, or it never existed)");
+  }
+  if (current->state != TrialState::kRunning) {
+    if (SameOutcome(*current, outcome)) {
+      *result = std::move(*current);  // a retried call that already took effect
+      return absl::OkStatus();
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "trial ", current->number, " is already ", TrialStateName(current->state)));
+  }
+  RETURN_IF_ERROR(ApplyOutcome(db, outcome, now_ms, &*current));
+  *result = std::move(*current);
+  *changed = true;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const char* TrialStateName(TrialState state) {
@@ -219,10 +294,11 @@ TrialStore::TrialStore(std::unique_ptr<SqliteDb> writer, std::unique_ptr<SqliteD
 
 TrialStore::~TrialStore() = default;
 
-absl::Status TrialStore::Write(WriteFn fn) {
+absl::Status TrialStore::Write(WriteFn fn, const std::function<void()>& on_queued) {
   Writer self(std::move(fn));
   std::unique_lock<std::mutex> lock(queue_mu_);
   writers_.push_back(&self);
+  if (on_queued) on_queued();
   while (!self.done && &self != writers_.front()) self.cv.wait(lock);
   if (self.done) return self.status;
 
@@ -427,43 +503,40 @@ absl::StatusOr<TrialRecord> TrialStore::CreateTrial(int64_t study_id, int phase,
 }
 
 absl::StatusOr<std::vector<TrialRecord>> TrialStore::CreateTrials(
-    int64_t study_id, const std::vector<NewTrial>& trials, int64_t now_ms) {
+    int64_t study_id, const std::vector<NewTrial>& trials, int64_t now_ms,
+    int64_t expected_first) {
   std::vector<TrialRecord> created;
   RETURN_IF_ERROR(Write([&](SqliteDb* db) -> absl::Status {
-    created.clear();
-    ASSIGN_OR_RETURN(next, db->Cached("SELECT COALESCE(MAX(number), -1) + 1 FROM trials "
-                                      "WHERE study_id = ?"));
-    next->Bind(1, study_id);
-    ASSIGN_OR_RETURN(row, next->Step());
-    if (!row) return absl::InternalError("no row for next trial number");
-    int64_t number = next->ColumnInt(0);
-    for (const NewTrial& n : trials) {
-      ASSIGN_OR_RETURN(insert, db->Cached("INSERT INTO trials (study_id, number, state, phase, "
-                                          "params_json, created_ms, started_ms) "
-                                          "VALUES (?, ?, ?, ?, ?, ?, ?)"));
-      insert->Bind(1, study_id).Bind(2, number).Bind(3, static_cast<int64_t>(TrialState::kWaiting));
-      insert->Bind(4, static_cast<int64_t>(n.phase)).Bind(5, n.params_json).Bind(6, now_ms);
-      insert->Bind(7, int64_t{0});
-      absl::Status run = insert->Run();
-      if (!run.ok() && absl::IsAlreadyExists(run)) {
-        return absl::NotFoundError(absl::StrCat("no study with id ", study_id));
-      }
-      RETURN_IF_ERROR(run);
-      TrialRecord t;
-      t.id = db->LastInsertRowId();
-      t.study_id = study_id;
-      t.number = number++;
-      t.state = TrialState::kWaiting;
-      t.phase = n.phase;
-      t.params_json = n.params_json;
-      t.created_ms = now_ms;
-      RETURN_IF_ERROR(AppendEvent(db, study_id, t.number, "created", TrialState::kWaiting,
-                                  std::nullopt, now_ms));
-      created.push_back(std::move(t));
-    }
-    return absl::OkStatus();
+    return InsertWaitingTrials(db, study_id, trials, expected_first, now_ms, &created);
   }));
   return created;
+}
+
+absl::StatusOr<TrialStore::FinishedAndCreated> TrialStore::FinishLeasedTrialAndCreate(
+    const std::string& lease_token, const TrialOutcome& outcome, int64_t study_id,
+    int64_t first_number, const std::vector<NewTrial>& replacements, int64_t now_ms,
+    const std::function<void()>& on_queued) {
+  if (!IsFinal(outcome.state)) return absl::InvalidArgumentError("outcome must be a final state");
+  if (lease_token.empty()) return absl::InvalidArgumentError("lease_token is empty");
+  FinishedAndCreated out;
+  RETURN_IF_ERROR(Write(
+      [&](SqliteDb* db) -> absl::Status {
+        out.created.clear();
+        out.finished_now = false;
+        // The finish in its own savepoint: a refused finish (a stale lease)
+        // must not take the replacements with it, or the trial numbers
+        // sampled after them would no longer follow on.
+        RETURN_IF_ERROR(db->Exec("SAVEPOINT finish"));
+        out.finish_status =
+            FinishLeased(db, lease_token, outcome, now_ms, &out.finished, &out.finished_now);
+        db->ResetCached();
+        if (!out.finish_status.ok()) RETURN_IF_ERROR(db->Exec("ROLLBACK TO finish"));
+        RETURN_IF_ERROR(db->Exec("RELEASE finish"));
+        return InsertWaitingTrials(db, study_id, replacements, first_number, now_ms,
+                                   &out.created);
+      },
+      on_queued));
+  return out;
 }
 
 absl::StatusOr<std::optional<TrialRecord>> TrialStore::LeaseNextWaiting(
@@ -512,27 +585,8 @@ absl::StatusOr<TrialRecord> TrialStore::FinishLeasedTrial(const std::string& lea
   if (lease_token.empty()) return absl::InvalidArgumentError("lease_token is empty");
   TrialRecord result;
   RETURN_IF_ERROR(Write([&](SqliteDb* db) -> absl::Status {
-    ASSIGN_OR_RETURN(current,
-                     QueryOneTrial(db,
-                                   absl::StrCat("SELECT ", kTrialColumns,
-                                                " FROM trials WHERE lease_token = ?"),
-                                   [&](Statement* s) { s->Bind(1, lease_token); }));
-    if (!current.has_value()) {
-      return absl::FailedPreconditionError(
-          "stale lease: the token holds no trial (its lease expired and the trial was "
-          "handed to another worker, or it never existed)");
-    }
-    if (current->state != TrialState::kRunning) {
-      if (SameOutcome(*current, outcome)) {
-        result = std::move(*current);  // a retried call that already took effect
-        return absl::OkStatus();
-      }
-      return absl::FailedPreconditionError(absl::StrCat(
-          "trial ", current->number, " is already ", TrialStateName(current->state)));
-    }
-    RETURN_IF_ERROR(ApplyOutcome(db, outcome, now_ms, &*current));
-    result = std::move(*current);
-    return absl::OkStatus();
+    bool changed = false;
+    return FinishLeased(db, lease_token, outcome, now_ms, &result, &changed);
   }));
   return result;
 }

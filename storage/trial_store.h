@@ -82,9 +82,12 @@ class TrialStore {
     int phase = 0;
     std::string params_json;
   };
+  // With `expected_first` >= 0 the call is ABORTED, storing nothing, unless
+  // the first new number is `expected_first` (the caller numbered them).
   absl::StatusOr<std::vector<TrialRecord>> CreateTrials(int64_t study_id,
                                                         const std::vector<NewTrial>& trials,
-                                                        int64_t now_ms);
+                                                        int64_t now_ms,
+                                                        int64_t expected_first = -1);
 
   // Leases the oldest WAITING trial of the given studies (empty = any running
   // study) to `worker_id`: WAITING -> RUNNING with `lease_token`. nullopt when
@@ -98,6 +101,24 @@ class TrialStore {
   // that no longer holds a running trial is FAILED_PRECONDITION.
   absl::StatusOr<TrialRecord> FinishLeasedTrial(const std::string& lease_token,
                                                 const TrialOutcome& outcome, int64_t now_ms);
+
+  // Ends the trial holding `lease_token` (as FinishLeasedTrial) and appends
+  // `replacements` to `study_id` (as CreateTrials with `first_number`) in one
+  // transaction: the controller replaces a finished trial with one commit and
+  // one fsync instead of two. The replacements are stored even when the
+  // finish is refused (its answer is in finish_status), so that numbers
+  // sampled after them stay consecutive. `on_queued` runs once the call holds
+  // its place in the commit order: calls made after it commit after it.
+  struct FinishedAndCreated {
+    absl::Status finish_status;
+    bool finished_now = false;  // false: a repeat of a finish that took effect
+    TrialRecord finished;
+    std::vector<TrialRecord> created;
+  };
+  absl::StatusOr<FinishedAndCreated> FinishLeasedTrialAndCreate(
+      const std::string& lease_token, const TrialOutcome& outcome, int64_t study_id,
+      int64_t first_number, const std::vector<NewTrial>& replacements, int64_t now_ms,
+      const std::function<void()>& on_queued);
 
   // Ends a RUNNING trial that no worker holds (ask/tell). Idempotent like
   // FinishLeasedTrial; FAILED_PRECONDITION if it is leased to a worker or ended
@@ -180,7 +201,8 @@ class TrialStore {
              TrialStoreOptions options);
 
   // Runs `fn` inside a group-committed transaction; returns once durable.
-  absl::Status Write(WriteFn fn);
+  // Writers commit in the order they queue; `on_queued` runs once queued.
+  absl::Status Write(WriteFn fn, const std::function<void()>& on_queued = nullptr);
   // Runs `fn` on the read connection (or the writer for :memory:).
   absl::Status Read(const std::function<absl::Status(SqliteDb*)>& fn);
 

@@ -127,6 +127,64 @@ TEST_F(TrialStoreTest, CompleteIsIdempotentOnTheToken) {
   EXPECT_EQ(completes, 1);
 }
 
+TEST_F(TrialStoreTest, FinishAndCreateIsOneChange) {
+  ASSERT_TRUE(store_->CreateTrial(study_id_, 0, "{}", TrialState::kWaiting, kNow).ok());
+  LeaseOne("tok");
+  bool queued = false;
+  auto both = store_->FinishLeasedTrialAndCreate("tok", Complete(0.25), study_id_, 1,
+                                                 {{0, R"({"x":2})"}}, kNow + 3,
+                                                 [&] { queued = true; });
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_TRUE(queued);
+  ASSERT_TRUE(both->finish_status.ok()) << both->finish_status;
+  EXPECT_TRUE(both->finished_now);
+  EXPECT_EQ(both->finished.number, 0);
+  EXPECT_EQ(both->finished.state, TrialState::kComplete);
+  ASSERT_EQ(both->created.size(), 1u);
+  EXPECT_EQ(both->created[0].number, 1);
+  EXPECT_EQ(store_->GetTrial(study_id_, 0)->state, TrialState::kComplete);
+  EXPECT_EQ(store_->GetTrial(study_id_, 1)->state, TrialState::kWaiting);
+  EXPECT_EQ(store_->GetTrial(study_id_, 1)->params_json, R"({"x":2})");
+
+  // A repeat finds the finish done and says so; its replacements are stored
+  // like any others (the numbers were the caller's to give).
+  auto repeat = store_->FinishLeasedTrialAndCreate("tok", Complete(0.25), study_id_, 2,
+                                                   {{0, "{}"}}, kNow + 4, nullptr);
+  EXPECT_EQ(repeat.status().code(), absl::StatusCode::kOk);
+  EXPECT_FALSE(repeat->finished_now);
+  EXPECT_EQ(*store_->CountTrials(study_id_, std::nullopt), 3);
+}
+
+TEST_F(TrialStoreTest, RefusedFinishKeepsTheReplacementsNumbered) {
+  ASSERT_TRUE(store_->CreateTrial(study_id_, 0, "{}", TrialState::kWaiting, kNow).ok());
+  // A stale token: the finish is refused, the replacement (numbered by the
+  // caller) is stored so that later numbers still follow on.
+  auto both = store_->FinishLeasedTrialAndCreate("stale", Complete(1), study_id_, 1,
+                                                 {{0, "{}"}}, kNow, nullptr);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->finish_status.code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_EQ(both->created.size(), 1u);
+  EXPECT_EQ(both->created[0].number, 1);
+  EXPECT_EQ(store_->GetTrial(study_id_, 0)->state, TrialState::kWaiting);
+}
+
+TEST_F(TrialStoreTest, CallerNumberedCreationRefusesAGap) {
+  ASSERT_TRUE(store_->CreateTrial(study_id_, 0, "{}", TrialState::kWaiting, kNow).ok());
+  LeaseOne("tok");
+  // The caller believes trial 1 exists; the store's next is 1, so a batch
+  // starting at 2 would leave a hole: nothing is stored, not even the finish.
+  auto both = store_->FinishLeasedTrialAndCreate("tok", Complete(1), study_id_, 2, {{0, "{}"}},
+                                                 kNow, nullptr);
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->GetTrial(study_id_, 0)->state, TrialState::kRunning);
+  EXPECT_EQ(store_->CreateTrials(study_id_, {{0, "{}"}}, kNow, 5).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(*store_->CountTrials(study_id_, std::nullopt), 1);
+  auto right = store_->CreateTrials(study_id_, {{0, "{}"}}, kNow, 1);
+  ASSERT_TRUE(right.ok()) << right.status();
+  EXPECT_EQ((*right)[0].number, 1);
+}
+
 TEST_F(TrialStoreTest, StaleTokenIsRefused) {
   ASSERT_TRUE(store_->CreateTrial(study_id_, 0, "{}", TrialState::kWaiting, kNow).ok());
   EXPECT_EQ(store_->FinishLeasedTrial("never-issued", Complete(1), kNow).status().code(),
