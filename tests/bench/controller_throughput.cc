@@ -191,6 +191,15 @@ int main(int argc, char** argv) {
                                  }
                                  return 0L;
                                }());
+      // An RSS sample on stdout every minute, for the record of long runs.
+      if (static_cast<int>(rss_samples.back().first / 60) !=
+          static_cast<int>((rss_samples.size() > 1 ? rss_samples[rss_samples.size() - 2].first
+                                                   : 0) / 60)) {
+        std::printf("load: t=%.0f s, controller RSS %.1f MiB, %d trials done, RPC errors %d\n",
+                    rss_samples.back().first, rss_samples.back().second / 1024.0,
+                    completed.load(), rpc_errors.load());
+        std::fflush(stdout);
+      }
       if (completed.load() - done_before >= trials) {
         done_before += trials;
         if (!create_study("throughput-" + std::to_string(next_study++))) rpc_errors++;

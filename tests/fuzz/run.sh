@@ -43,9 +43,12 @@ mkdir -p "$OUT/gen/controller/hybrid"
   cat controller/hybrid/table9.json; echo ')json";'; echo '}'; } >"$OUT/gen/controller/hybrid/table9_json.cc"
 
 # Compiles one source to an object unless it is up to date; prints the object.
+# Any header changed since the object was built counts (a stale object built
+# against an older struct layout crashed in ways no input explains).
 obj() {
   local src="$1" o="$OUT/obj/$(echo "$1" | tr '/' '_').o"
-  if [[ ! -f "$o" || "$src" -nt "$o" ]]; then
+  if [[ ! -f "$o" || "$src" -nt "$o" ||
+        -n "$(find "$ROOT"/{controller,storage,tpe,worker,proto} "$OUT/gen" -name '*.h' -newer "$o" -print -quit)" ]]; then
     "$CXX" "${FLAGS[@]}" -c "$src" -o "$o" >&2
   fi
   echo "$o"
