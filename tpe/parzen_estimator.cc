@@ -260,7 +260,18 @@ Status BuildParzenEstimator(const std::vector<Distribution>& dims,
   if (!(total > 0)) {
     return Status::InvalidArgument("weights(" + std::to_string(n_obs) + ") are all zero");
   }
-  for (double& x : w) x /= total;
+  // Every parameter of a side usually gets the same raw weights, and the
+  // divisions cost more than comparing: the last normalisation is kept per
+  // thread and reused when the raw weights are equal (the same divisions,
+  // so the same result).
+  thread_local std::vector<double> last_raw, last_normalised;
+  if (w == last_raw) {
+    w = last_normalised;
+  } else {
+    last_raw = w;
+    for (double& x : w) x /= total;
+    last_normalised = w;
+  }
 
   out->weights = std::move(w);
   out->omit_log_sigma = options.omit_log_sigma;
