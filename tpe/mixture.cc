@@ -136,9 +136,10 @@ void LogPdf1dContinuous(const Mixture& mix, const std::vector<double>& xs, std::
   const ModelDomain& dom = dim.domain;
   const int k_count = mix.num_kernels();
   std::vector<double> base(k_count), inv(k_count);
+  const bool have_log_weights = mix.log_weights.size() == mix.weights.size();
   for (int k = 0; k < k_count; ++k) {
     inv[k] = 1 / dim.sigma[k];
-    base[k] = std::log(mix.weights[k]) - (mix.omit_log_sigma ? 0.0 : std::log(dim.sigma[k])) - kHalfLog2Pi -
+    base[k] = (have_log_weights ? mix.log_weights[k] : std::log(mix.weights[k])) - (mix.omit_log_sigma ? 0.0 : std::log(dim.sigma[k])) - kHalfLog2Pi -
               LogGaussMass((dom.low - dim.mu[k]) * inv[k], (dom.high - dim.mu[k]) * inv[k]);
   }
   std::vector<double> sorted_sigma(dim.sigma);

@@ -46,6 +46,10 @@ struct MixtureDim {
 class Mixture {
  public:
   std::vector<double> weights;  // one per kernel, summing to 1
+  // Optional cache: empty, or log(weights[k]) for every k (the estimator
+  // fills it when many 1-D mixtures share one set of weights). Whoever
+  // changes `weights` must clear or update it.
+  std::vector<double> log_weights;
   std::vector<MixtureDim> dims;
   // Optuna <= 3.1's continuous kernel log density, which lacks the -log sigma
   // term: a kernel's height no longer grows as it narrows. Not a density any

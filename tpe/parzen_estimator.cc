@@ -264,16 +264,31 @@ Status BuildParzenEstimator(const std::vector<Distribution>& dims,
   // divisions cost more than comparing: the last normalisation is kept per
   // thread and reused when the raw weights are equal (the same divisions,
   // so the same result).
-  thread_local std::vector<double> last_raw, last_normalised;
+  thread_local std::vector<double> last_raw, last_normalised, last_log;
   if (w == last_raw) {
     w = last_normalised;
   } else {
     last_raw = w;
     for (double& x : w) x /= total;
     last_normalised = w;
+    last_log.clear();  // computed when first needed
   }
 
   out->weights = std::move(w);
+  out->log_weights.clear();
+  // A 1-D continuous mixture is scored by LogPdf's windowed sum, which needs
+  // each kernel's log weight; all parameters of a side share the weights, so
+  // their logs are taken once (and permuted with the kernels below).
+  const bool one_continuous_dim =
+      dims.size() == 1 && ModelDomain::For(dims[0], options.log_int_as_continuous).type ==
+                              ModelDomain::Type::kContinuous;
+  if (one_continuous_dim) {
+    if (last_log.empty()) {
+      last_log.resize(last_normalised.size());
+      for (size_t k = 0; k < last_log.size(); ++k) last_log[k] = std::log(last_normalised[k]);
+    }
+    out->log_weights = last_log;
+  }
   out->omit_log_sigma = options.omit_log_sigma;
   // Observation indices by ascending model value (1-D numeric spaces only).
   std::vector<int> sorted_obs;
@@ -384,11 +399,13 @@ Status BuildParzenEstimator(const std::vector<Distribution>& dims,
       sorted_obs.clear();
       for (const auto& [mu, j] : by_mu) sorted_obs.push_back(j);
     }
-    std::vector<double> mu(dim.mu), sigma(dim.sigma), w(out->weights);
+    std::vector<double> mu(dim.mu), sigma(dim.sigma), w(out->weights), log_w(out->log_weights);
+    const bool has_log = !log_w.empty();
     for (int j = 0; j < n_obs; ++j) {
       dim.mu[j] = mu[sorted_obs[j]];
       dim.sigma[j] = sigma[sorted_obs[j]];
       out->weights[j] = w[sorted_obs[j]];
+      if (has_log) out->log_weights[j] = log_w[sorted_obs[j]];
     }
   }
   // Continuous values practically never repeat; everything else does.

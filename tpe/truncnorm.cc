@@ -82,6 +82,9 @@ double LogGaussMass(double a, double b) {
   // the resolution of log1p(-t) near 0, so its erfc is skipped.
   const double ta = a > -8.3 ? Ndtr(a) : 0.0;
   const double tb = b < 8.3 ? Ndtr(-b) : 0.0;
+  // Both skipped (most kernels of a large estimator lie well inside the
+  // domain): log1p(-0 - 0) is -0, without the call.
+  if (ta == 0.0 && tb == 0.0) return -0.0;
   return std::log1p(-ta - tb);
 }
 
