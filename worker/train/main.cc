@@ -1,4 +1,5 @@
-// peftsearch-train --trial TRIAL.json [--output-dir DIR]
+// peftsearch-train --trial TRIAL.json [--output-dir DIR] [--device cpu|cuda]
+//                  [--amp fp32|bf16]
 // Runs one PEFT trial (trial_spec.h) and prints JSON lines (trainer.h); the
 // last stdout line is the result or {"error": ...}. Exit 0 ok, 1 failed,
 // 2 bad trial.
@@ -27,6 +28,10 @@ int main(int argc, char** argv) {
   app.add_option("--trial", options.trial_path, "trial spec (JSON)")->required();
   app.add_option("--output-dir", options.output_dir,
                  "where per-task safetensors and result.json go (default: the trial's folder)");
+  app.add_option("--device", options.device,
+                 "cpu | cuda: overrides the trial's device (cuda needs a CUDA build)");
+  app.add_option("--amp", options.amp,
+                 "fp32 | bf16: overrides recipe.precision (bf16 autocast, CUDA only)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

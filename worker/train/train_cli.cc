@@ -30,6 +30,39 @@ absl::Status MakeDirs(const std::string& path) {
   return absl::OkStatus();
 }
 
+#ifdef PEFTSEARCH_WITH_CUDA
+constexpr bool kBuiltWithCuda = true;
+#else
+constexpr bool kBuiltWithCuda = false;
+#endif
+
+absl::Status ApplyOverrides(const CliOptions& o, TrialSpec* spec) {
+  if (!o.device.empty()) {
+    if (o.device != "cpu" && o.device != "cuda") {
+      return absl::InvalidArgumentError("--device: must be \"cpu\" or \"cuda\", got \"" +
+                                        o.device + "\"");
+    }
+    if (o.device == "cuda" && !kBuiltWithCuda) {
+      return absl::FailedPreconditionError(
+          "--device cuda: this peftsearch-train was built without CUDA; build it with "
+          "`bazel build --config=cuda` (a CUDA LibTorch) or tools/gpu_check");
+    }
+    spec->device = o.device;
+  }
+  if (!o.amp.empty()) {
+    if (o.amp != "fp32" && o.amp != "bf16") {
+      return absl::InvalidArgumentError("--amp: must be \"fp32\" or \"bf16\", got \"" + o.amp +
+                                        "\"");
+    }
+    spec->recipe.precision = o.amp;
+  }
+  if (spec->recipe.precision == "bf16" && spec->device != "cuda") {
+    return absl::InvalidArgumentError(
+        "--amp bf16 (recipe.precision): bf16 autocast needs device cuda (--device cuda)");
+  }
+  return absl::OkStatus();
+}
+
 int Fail(const absl::Status& status, std::ostream& out, std::ostream& err) {
   const std::string message(status.message());
   out << nlohmann::json{{"error", message}, {"code", absl::StatusCodeToString(status.code())}}
@@ -47,6 +80,7 @@ int Run(const CliOptions& options, const PeftProvider& peft, std::ostream& out, 
   }
   absl::StatusOr<TrialSpec> spec = LoadTrialSpec(options.trial_path);
   if (!spec.ok()) return Fail(spec.status(), out, err);
+  if (absl::Status s = ApplyOverrides(options, &*spec); !s.ok()) return Fail(s, out, err);
   if (absl::Status s = peft.Validate(spec->peft); !s.ok()) return Fail(s, out, err);
 
   TrainerOptions trainer;

@@ -19,6 +19,13 @@ struct CliOptions {
   // Where <task>.safetensors and result.json go; created if missing.
   // "" = the directory of the trial file.
   std::string output_dir;
+  // Overrides of the trial's `device` ("cpu" | "cuda") and
+  // `recipe.precision` ("fp32" | "bf16", bf16 autocast on CUDA only);
+  // "" = as the trial says. `--device cuda` in a build without CUDA fails
+  // with FAILED_PRECONDITION naming the flag. parallel_tasks keeps the value
+  // the trial's own device resolved (trial_spec.h).
+  std::string device;
+  std::string amp;
 };
 
 // Exit codes.

@@ -23,13 +23,16 @@ struct Outcome {
   std::string err;
 };
 
-Outcome RunWith(const json& trial, const std::string& name) {
+Outcome RunWith(const json& trial, const std::string& name, const std::string& device = "",
+                const std::string& amp = "") {
   const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
   const std::string path = dir + ".json";
   std::ofstream(path) << trial.dump();
   CliOptions options;
   options.trial_path = path;
   options.output_dir = dir;
+  options.device = device;
+  options.amp = amp;
   std::unique_ptr<PeftProvider> peft = NewLinearProbeProvider();
   std::ostringstream out, err;
   Outcome o;
@@ -81,6 +84,17 @@ TEST(TrainCliTest, BadFieldMissingDataAndUnknownMethodFailClearly) {
   json method = TinyTrial({"digits"});
   method["peft"] = {{"lora_everything", json::object()}};
   ExpectBadTrial(RunWith(method, "method"), "lora_everything");
+}
+
+// --device / --amp override the trial; on this CPU build `--device cuda`
+// fails before any data is read, naming the flag.
+TEST(TrainCliTest, DeviceAndAmpFlagsAreCheckedAndNamed) {
+#ifndef PEFTSEARCH_WITH_CUDA
+  ExpectBadTrial(RunWith(TinyTrial({"digits"}), "flag_cuda", "cuda"), "--device cuda");
+#endif
+  ExpectBadTrial(RunWith(TinyTrial({"digits"}), "flag_tpu", "tpu"), "--device");
+  ExpectBadTrial(RunWith(TinyTrial({"digits"}), "flag_amp", "", "fp16"), "--amp");
+  ExpectBadTrial(RunWith(TinyTrial({"digits"}), "flag_bf16_cpu", "cpu", "bf16"), "--amp bf16");
 }
 
 TEST(TrainCliTest, MissingOrMalformedTrialFile) {

@@ -13,9 +13,10 @@
 #include <utility>
 
 #ifdef PEFTSEARCH_WITH_CUDA
-#include <ATen/autocast_mode.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+
+#include "worker/train/autocast_scope.h"
 #endif
 
 #include "absl/status/status.h"
@@ -43,26 +44,6 @@ uint64_t NameHash(const std::string& s) {
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
   return h;
 }
-
-#ifdef PEFTSEARCH_WITH_CUDA
-// bf16 autocast for the calling thread (autocast state is thread-local).
-class AutocastScope {
- public:
-  explicit AutocastScope(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-  }
-  ~AutocastScope() {
-    if (!on_) return;
-    at::autocast::set_enabled(false);
-    at::autocast::clear_cache();
-  }
-
- private:
-  const bool on_;
-};
-#endif
 
 absl::Status Prefixed(const std::string& prefix, const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat(prefix, s.message()));
