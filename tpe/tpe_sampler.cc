@@ -39,6 +39,17 @@ uint64_t HashNames(const SearchSpace& space, const std::vector<int>& idx) {
   return h;
 }
 
+// std::string::compare's order (bytes as unsigned char, then length),
+// inline: parameter names are short, and a libc memcmp call per step of the
+// value table's merge join cost more than the comparison itself.
+int CompareNames(const std::string& a, const std::string& b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
 // Every usable trial's parameter values, looked up (by name, with a range
 // check) once per Suggest instead of once per parameter and side: one row per
 // history entry (rows of unusable trials stay unread), NaN where a trial
@@ -62,7 +73,7 @@ class ValueTable {
         for (int i : by_name) {
           const ParamSpec& p = space.params[i];
           int order = -1;  // one string comparison per step, not two
-          while (it != t->params.end() && (order = it->first.compare(p.name)) < 0) ++it;
+          while (it != t->params.end() && (order = CompareNames(it->first, p.name)) < 0) ++it;
           if (it == t->params.end()) break;
           if (order == 0 && Contains(p.distribution, it->second)) row[i] = it->second;
         }
