@@ -107,8 +107,10 @@ __global__ void __launch_bounds__(kScanDimBlock) ScanBwdKernel(ScanBwdLaunch lau
   for (int64_t c = nchunks - 1; c >= 0; --c) {
     const int64_t s0 = c * kChunk;
     const int len = static_cast<int>(L - s0 < kChunk ? L - s0 : kChunk);
+    // Inactive lanes wrote no checkpoint: they restart from 0 (their
+    // contributions are 0 anyway, but uninitialised memory could be NaN).
 #pragma unroll
-    for (int n = 0; n < kN; ++n) h[n] = ckpt[(c * kN + n) * p.dim];
+    for (int n = 0; n < kN; ++n) h[n] = active ? ckpt[(c * kN + n) * p.dim] : 0.f;
     for (int j = 0; j < len; ++j) {
       const int64_t t = time_of(s0 + j);
       const float dt = delta_at(t);
