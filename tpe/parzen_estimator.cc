@@ -34,15 +34,18 @@ std::vector<size_t> SortedOrder(const std::vector<double>& values, double low, d
     return order;
   }
   const double scale = n / (high - low);
-  auto bucket_of = [&](double x) {
-    const double b = (x - low) * scale;  // monotone in x, so buckets are ordered
-    return b <= 0 ? size_t{0} : std::min(n - 1, static_cast<size_t>(b));
-  };
-  std::vector<uint32_t> start(n + 1, 0);
-  for (double x : values) ++start[bucket_of(x) + 1];
+  std::vector<uint32_t> bucket(n), start(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const double b = (values[i] - low) * scale;  // monotone in the value, so buckets are ordered
+    bucket[i] = b <= 0 ? 0 : static_cast<uint32_t>(std::min(static_cast<double>(n - 1), b));
+    ++start[bucket[i] + 1];
+  }
   for (size_t b = 0; b < n; ++b) start[b + 1] += start[b];
-  std::vector<uint32_t> fill(start.begin(), start.end() - 1);
-  for (size_t i = 0; i < n; ++i) pairs[fill[bucket_of(values[i])]++] = {values[i], i};
+  // Filled from the back, last index first: each bucket ends up in index order.
+  {
+    std::vector<uint32_t> end(start.begin() + 1, start.end());
+    for (size_t i = n; i-- > 0;) pairs[--end[bucket[i]]] = {values[i], i};
+  }
   for (size_t b = 0; b < n; ++b) {
     auto first = pairs.begin() + start[b], last = pairs.begin() + start[b + 1];
     if (last - first < 2) continue;
