@@ -107,6 +107,47 @@ std::vector<MethodSpec> BuildSpecs() {
   // Baselines.
   s.push_back({"linear_probing", "Linear Probing", Family::kBaseline, {}});
   s.push_back({"full", "Full", Family::kBaseline, {Lr(), Wd(DefaultFrom::kRecipeWd)}});
+  // Beyond MambaPEFT (docs/PEFT.md lists where each default comes from).
+  // ProDiaL: 16 blocks divide D and E of every preset and test backbone (the
+  // released language scripts use 64 or 1x1 blocks); ε rank 8 and alpha 8 as
+  // the released scripts and peft 0.12's default.
+  s.push_back({"prodial",
+               "ProDiaL",
+               Family::kProDiaL,
+               {Int("blocks_in", 1, 65536, 16), Int("blocks_out", 1, 65536, 16),
+                Int("r", 1, 1024, 8), Num("alpha", 0, 1024, 8),
+                Choice("mode", {"faithful", "diag_learnable"}, "faithful"), Lr(),
+                Wd(DefaultFrom::kRecipeWd)},
+               /*extended=*/true});
+  // SDLoRA: released Mamba configs β = 0.99, α = 0.9, out_proj LoRA r = 8 with
+  // alpha = r (s = 1); the warm-up of 10 steps is ours (released: 250
+  // iterations, longer than a whole mini-VTAB trial).
+  s.push_back({"sdlora",
+               "SDLoRA (SDT + LoRA(out_proj))",
+               Family::kSdLora,
+               {Int("r", 1, 1024, 8), Num("s", 0, 100, 1.0), Num("channel_fraction", 0, 1, 0.01),
+                Num("state_fraction", 0, 1, 0.1), Int("warmup_steps", 1, 1000000, 10), Lr(),
+                Wd(DefaultFrom::kRecipeWd)},
+               /*extended=*/true});
+  // Memba: LIM constants are ours (unpublished); LoRA r = 8, s = 0.1 as the
+  // LoRA family's step-1 minimum.
+  s.push_back({"memba",
+               "Memba (LIM + LoRA(in_proj, out_proj))",
+               Family::kMemba,
+               {Int("r", 1, 1024, 8), Num("s", 0, 100, 0.1), Num("tau", 0, 1, 0.5),
+                Num("v_th", 0, 1e6, 1.0), Int("chunks", 1, 1024, 4), Bool("transfer", true), Lr(),
+                Wd(DefaultFrom::kRecipeWd)},
+               /*extended=*/true});
+  // DoRA: MambaPEFT's DoRA_p(X) (target x, column norm, s fixed) at the LoRA
+  // family's step-1 minimum r = 8, s = 0.1.
+  s.push_back({"dora",
+               "DoRA",
+               Family::kDora,
+               {Choice("target", {"x", "z", "in_proj", "out_proj", "x_proj", "d", "b", "c", "dt_proj"},
+                       "x"),
+                Int("r", 1, 1024, 8), Num("s", 0, 100, 0.1), Choice("norm", {"column", "row"}, "column"),
+                Lr(), Wd(DefaultFrom::kRecipeWd)},
+               /*extended=*/true});
   return s;
 }
 

@@ -42,6 +42,11 @@ enum class Family {
   kAdditionalScan,
   kLowRank,          // LoRA variants and ParallelAdapter
   kBaseline,         // linear_probing, full
+  // Beyond MambaPEFT (issue 13; research/peft_beyond.md): not among the 20.
+  kProDiaL,
+  kSdLora,
+  kMemba,
+  kDora,
 };
 
 struct MethodSpec {
@@ -49,9 +54,13 @@ struct MethodSpec {
   std::string paper_name;  // as in Table 1, e.g. "LoRA_p(X)"
   Family family;
   std::vector<FieldSpec> fields;
+  // True for the methods beyond MambaPEFT's 20 (prodial, sdlora, memba, dora):
+  // valid in any combination, but not in MethodNames() (Table 1's list).
+  bool extended = false;
 };
 
-// The 20 methods in Table 1 order, then linear_probing and full.
+// The 20 methods in Table 1 order, then linear_probing and full, then the
+// extended methods.
 const std::vector<MethodSpec>& MethodSpecs();
 // Null if `name` is not a method or baseline.
 const MethodSpec* FindMethod(const std::string& name);

@@ -135,6 +135,10 @@ absl::StatusOr<CountReport> CountTrainable(const json& combination, const model:
     auto it = peft->trainable_by_method.find(m);
     if (it != peft->trainable_by_method.end()) r.by_method.emplace_back(m, it->second);
   }
+  for (const std::string& m : ExtendedMethodNames()) {
+    auto it = peft->trainable_by_method.find(m);
+    if (it != peft->trainable_by_method.end()) r.by_method.emplace_back(m, it->second);
+  }
   for (const std::string& m : BaselineNames()) {
     auto it = peft->trainable_by_method.find(m);
     if (it != peft->trainable_by_method.end()) r.by_method.emplace_back(m, it->second);

@@ -4,10 +4,14 @@
 
 #include "worker/model/safetensors.h"
 #include "worker/peft/additional_scan.h"
+#include "worker/peft/dora.h"
 #include "worker/peft/low_rank.h"
+#include "worker/peft/memba.h"
 #include "worker/peft/method_extension.h"
 #include "worker/peft/method_table.h"
 #include "worker/peft/partial_tuning.h"
+#include "worker/peft/prodial.h"
+#include "worker/peft/sdlora.h"
 #include "worker/peft/soft_tokens.h"
 
 namespace peftsearch {
@@ -19,7 +23,7 @@ using nlohmann::json;
 std::vector<std::string> NamesOf(bool baselines) {
   std::vector<std::string> out;
   for (const MethodSpec& m : MethodSpecs()) {
-    if ((m.family == Family::kBaseline) == baselines) out.push_back(m.name);
+    if (!m.extended && (m.family == Family::kBaseline) == baselines) out.push_back(m.name);
   }
   return out;
 }
@@ -44,6 +48,39 @@ std::shared_ptr<MethodExtension> Build(const MethodSpec& spec, const json& hp,
     case Family::kLowRank:
       return std::make_shared<LowRankExtension>(spec.name, hp.at("r").get<int64_t>(),
                                                 hp.at("s").get<double>(), info);
+    case Family::kProDiaL: {
+      ProDiaLOptions o;
+      o.blocks_in = hp.at("blocks_in").get<int64_t>();
+      o.blocks_out = hp.at("blocks_out").get<int64_t>();
+      o.rank = hp.at("r").get<int64_t>();
+      o.alpha = hp.at("alpha").get<double>();
+      o.diag_learnable = hp.at("mode").get<std::string>() == "diag_learnable";
+      return std::make_shared<ProDiaLExtension>(o, info);
+    }
+    case Family::kSdLora: {
+      SdLoraOptions o;
+      o.rank = hp.at("r").get<int64_t>();
+      o.scale = hp.at("s").get<double>();
+      o.channel_fraction = hp.at("channel_fraction").get<double>();
+      o.state_fraction = hp.at("state_fraction").get<double>();
+      o.warmup_steps = hp.at("warmup_steps").get<int64_t>();
+      o.lr = hp.at("lr").get<double>();
+      return std::make_shared<SdLoraExtension>(o, info);
+    }
+    case Family::kMemba: {
+      MembaOptions o;
+      o.rank = hp.at("r").get<int64_t>();
+      o.scale = hp.at("s").get<double>();
+      o.tau = hp.at("tau").get<double>();
+      o.v_th = hp.at("v_th").get<double>();
+      o.chunks = hp.at("chunks").get<int64_t>();
+      o.transfer = hp.at("transfer").get<bool>();
+      return std::make_shared<MembaExtension>(o, info);
+    }
+    case Family::kDora:
+      return std::make_shared<DoRAExtension>(hp.at("target").get<std::string>(),
+                                             hp.at("r").get<int64_t>(), hp.at("s").get<double>(),
+                                             hp.at("norm").get<std::string>(), info);
     case Family::kBaseline:
       break;
   }
@@ -59,6 +96,16 @@ const std::vector<std::string>& MethodNames() {
 
 const std::vector<std::string>& BaselineNames() {
   static const std::vector<std::string>* names = new std::vector<std::string>(NamesOf(true));
+  return *names;
+}
+
+const std::vector<std::string>& ExtendedMethodNames() {
+  // Weight transforms of in_proj (ProDiaL, then DoRA on the result) come
+  // before Memba, which recomputes z from the in_proj weight the mixer uses;
+  // SDT's deltas are defined on the pre-trained A_log / x_proj layout, so
+  // before additional_scan re-lays them.
+  static const std::vector<std::string>* names =
+      new std::vector<std::string>{"prodial", "dora", "sdlora", "memba"};
   return *names;
 }
 
@@ -142,6 +189,7 @@ absl::StatusOr<PeftInstance> CreatePeft(const json& combination, const model::Vi
   for (const std::string& m : MethodNames()) {
     if (m != "additional_scan") order.push_back(m);
   }
+  for (const std::string& m : ExtendedMethodNames()) order.push_back(m);
   order.push_back("additional_scan");
 
   std::vector<std::shared_ptr<model::VimExtension>> children;

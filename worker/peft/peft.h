@@ -90,6 +90,9 @@ absl::StatusOr<PeftInstance> CreatePeft(const nlohmann::json& combination,
 // The names of the 20 methods, in Table 1 order; and the two baselines.
 const std::vector<std::string>& MethodNames();
 const std::vector<std::string>& BaselineNames();
+// The methods beyond MambaPEFT (prodial, sdlora, memba, dora), in the order
+// CreatePeft applies them (after the 20, before additional_scan).
+const std::vector<std::string>& ExtendedMethodNames();
 
 // Saves the trainable parameters (and, if `head` is not null, "head.weight"
 // and "head.bias") as safetensors, with the resolved combination in the
