@@ -72,12 +72,13 @@ absl::StatusOr<HybridConfig> ParseHybridConfig(const Json& strategy, const Json&
   HybridConfig config;
   const std::set<std::string> known_keys = {"type",  "n1",           "n2",
                                             "methods", "step1",     "step2",
-                                            "final", "tie_tolerance", "step1_sampler"};
+                                            "final", "tie_tolerance", "step1_sampler",
+                                            "extended_methods"};
   for (auto it = strategy.begin(); it != strategy.end(); ++it) {
     if (!known_keys.count(it.key())) {
       return Bad(absl::StrCat("strategy.", it.key()),
-                 "unknown field (known: final, methods, n1, n2, step1, step1_sampler, step2, "
-                 "tie_tolerance, type)");
+                 "unknown field (known: extended_methods, final, methods, n1, n2, step1, "
+                 "step1_sampler, step2, tie_tolerance, type)");
     }
   }
   for (auto [key, out] : std::vector<std::pair<const char*, int64_t*>>{{"n1", &config.n1},
@@ -122,6 +123,37 @@ absl::StatusOr<HybridConfig> ParseHybridConfig(const Json& strategy, const Json&
 
   std::vector<std::string> all;
   for (const Json& m : table["methods"]) all.push_back(m.get<std::string>());
+  // The methods beyond MambaPEFT join step 1 only when asked for, so that the
+  // default study is the paper's 20-method search.
+  std::vector<std::string> extended;
+  for (const Json& m : table["extended_methods"]) extended.push_back(m.get<std::string>());
+  std::vector<std::string> extended_on;
+  if (auto it = strategy.find("extended_methods"); it != strategy.end()) {
+    const std::string hint = absl::StrCat("must be true, false or an array of method names (known: ",
+                                          KnownList(extended), ")");
+    if (it->is_boolean()) {
+      if (it->get<bool>()) extended_on = extended;
+    } else if (it->is_array()) {
+      for (size_t i = 0; i < it->size(); ++i) {
+        const Json& m = (*it)[i];
+        const std::string field = absl::StrCat("strategy.extended_methods[", i, "]");
+        if (!m.is_string()) return Bad(field, "must be a string");
+        const std::string name = m.get<std::string>();
+        if (std::find(extended.begin(), extended.end(), name) == extended.end()) {
+          return Bad(field, absl::StrCat("unknown extended method \"", name, "\" (known: ",
+                                         KnownList(extended), ")"));
+        }
+        if (std::find(extended_on.begin(), extended_on.end(), name) != extended_on.end()) {
+          return Bad(field, absl::StrCat("duplicate method \"", name, "\""));
+        }
+        extended_on.push_back(name);
+      }
+    } else {
+      return Bad("strategy.extended_methods", absl::StrCat(hint, ", got ", it->dump()));
+    }
+  }
+  const std::vector<std::string> twenty = all;
+  all.insert(all.end(), extended.begin(), extended.end());
   if (auto it = strategy.find("methods"); it != strategy.end()) {
     if (!it->is_array() || it->empty()) {
       return Bad("strategy.methods", "must be a non-empty array of PEFT method names");
@@ -139,7 +171,12 @@ absl::StatusOr<HybridConfig> ParseHybridConfig(const Json& strategy, const Json&
       config.methods.push_back(name);
     }
   } else {
-    config.methods = all;
+    config.methods = twenty;
+  }
+  for (const std::string& m : extended_on) {
+    if (std::find(config.methods.begin(), config.methods.end(), m) == config.methods.end()) {
+      config.methods.push_back(m);
+    }
   }
 
   for (auto it = table["step1"].begin(); it != table["step1"].end(); ++it) {

@@ -310,6 +310,15 @@ TEST(HybridStrategyTest, BadConfigNamesTheField) {
        "strategy.step2.lora_p_x.r.low: must be <= high"},
       {R"({"type": "hybrid_peft", "step1": {"lora_q": {}}})", "strategy.step1.lora_q: unknown PEFT method"},
       {R"({"type": "hybrid_peft", "N1": 3})", "strategy.N1: unknown field"},
+      {R"({"type": "hybrid_peft", "extended_methods": "yes"})",
+       "strategy.extended_methods: must be true, false or an array of method names (known: "
+       "prodial, sdlora, memba, dora), got \"yes\""},
+      {R"({"type": "hybrid_peft", "extended_methods": ["dora", "lora_p_x"]})",
+       R"(strategy.extended_methods[1]: unknown extended method "lora_p_x")"},
+      {R"({"type": "hybrid_peft", "extended_methods": ["dora", "dora"]})",
+       R"(strategy.extended_methods[1]: duplicate method "dora")"},
+      {R"({"type": "hybrid_peft", "extended_methods": [3]})",
+       "strategy.extended_methods[0]: must be a string"},
   };
   for (const Case& c : cases) {
     auto spec = MakeSpec(c.strategy);
@@ -317,6 +326,55 @@ TEST(HybridStrategyTest, BadConfigNamesTheField) {
     ASSERT_FALSE(s.ok()) << c.strategy;
     EXPECT_NE(std::string(s.status().message()).find(c.expected), std::string::npos)
         << "got: " << s.status().message();
+  }
+}
+
+// The methods beyond MambaPEFT are off by default (the paper's 20-method
+// step 1) and join step 1 with one field; their step-1 values and step-2
+// ranges come from table9.json.
+TEST(HybridStrategyTest, ExtendedMethodsOffByDefaultOnWithOneField) {
+  auto plain = Make(MakeSpec(R"({"type": "hybrid_peft", "n1": 2, "n2": 1})"));
+  EXPECT_EQ(plain->Step1Space().size(), 20u);
+  auto on = Make(MakeSpec(R"({"type": "hybrid_peft", "n1": 2, "n2": 1, "extended_methods": true})"));
+  std::vector<std::string> names;
+  for (const ParamDef& p : on->Step1Space()) names.push_back(p.name);
+  ASSERT_EQ(names.size(), 24u);
+  EXPECT_EQ(std::vector<std::string>(names.end() - 4, names.end()),
+            (std::vector<std::string>{"prodial", "sdlora", "memba", "dora"}));
+  auto some = Make(MakeSpec(R"({"type": "hybrid_peft", "n1": 2, "n2": 1,
+                                "methods": ["a", "lora_p_x"], "extended_methods": ["dora"]})"));
+  names.clear();
+  for (const ParamDef& p : some->Step1Space()) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "lora_p_x", "dora"}));
+  auto off = Make(MakeSpec(R"({"type": "hybrid_peft", "extended_methods": false})"));
+  EXPECT_EQ(off->Step1Space().size(), 20u);
+
+  // A step-1 trial with dora on carries its Table-9-style fixed values, and
+  // step 2 searches its ranges.
+  std::vector<TrialView> history;
+  bool saw_dora = false;
+  for (int i = 0; i < 2; ++i) {
+    auto d = some->Next(history);
+    ASSERT_TRUE(d.ok());
+    if (d->params["dora"].get<bool>()) {
+      saw_dora = true;
+      EXPECT_EQ(d->params["peft"]["dora"], (Json{{"target", "x"}, {"r", 8}, {"s", 0.1}}));
+    }
+    TrialView t;
+    t.number = i;
+    t.phase = 1;
+    t.params = d->params;
+    t.state = storage::TrialState::kRunning;
+    history.push_back(t);
+  }
+  (void)saw_dora;  // which booleans TPE draws first is the sampler's business
+  std::set<std::string> step2;
+  for (const ParamDef& p : some->Step2Space({"dora", "sdlora", "prodial", "memba"})) {
+    step2.insert(p.name);
+  }
+  for (const char* hp : {"dora.r", "dora.s", "dora.lr", "dora.wd", "sdlora.channel_fraction",
+                         "sdlora.state_fraction", "prodial.r", "prodial.alpha", "memba.tau"}) {
+    EXPECT_TRUE(step2.count(hp)) << hp;
   }
 }
 
