@@ -62,6 +62,41 @@ print("final test accuracy", summary["final"]["test_value"], "C* =", summary["fi
 PY
 /usr/bin/python3 "$RUNFILES_ROOT/peftsearch/tools/hybrid_summary.py" "$DB" hybrid-e2e
 
+# The extended set (issue 13): ProDiaL, SDLoRA, Memba and DoRA join step 1
+# with one field; a small study runs end to end with every trial COMPLETE and
+# at least one step-1 trial training a new method.
+cat >"$TMP/ext.json" <<JSON
+{"name": "hybrid-ext-e2e", "direction": "maximize",
+ "strategy": {"type": "hybrid_peft", "n1": 2, "n2": 1, "final": true,
+              "methods": ["lora_p_x"], "extended_methods": true},
+ "sampler": {"type": "tpe", "seed": 3},
+ "objective": {"type": "peft_vim", "trial": {
+   "backbone": {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2},
+   "weights": {"random_init": 7},
+   "data_root": "$DATA",
+   "recipe": {"epochs": 1, "warmup_epochs": 0, "batch_size": 8, "drop_path": 0.0},
+   "threads": 1}},
+ "parallelism": 2, "lease_seconds": 60}
+JSON
+cli submit "$TMP/ext.json" >/dev/null
+wait_study_complete hybrid-ext-e2e 240
+/usr/bin/python3 - "$DB" <<'PY'
+import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+rows = con.execute("SELECT t.phase, t.state, t.message, t.params_json FROM trials t JOIN studies s "
+                   "ON s.id=t.study_id WHERE s.name='hybrid-ext-e2e' ORDER BY t.number").fetchall()
+assert [r[0] for r in rows] == [1, 1, 2, 3], rows
+assert all(r[1] == 3 for r in rows), [(r[1], r[2]) for r in rows]
+new = {"prodial", "sdlora", "memba", "dora"}
+step1 = [json.loads(r[3]) for r in rows if r[0] == 1]
+assert all(new <= set(p) for p in step1), step1  # a boolean per new method
+used = set().union(*(set(p["peft"]) for p in step1)) & new
+assert used, "no step-1 trial trained a new method: %s" % step1
+summary = json.loads(con.execute("SELECT summary_json FROM studies WHERE name='hybrid-ext-e2e'").fetchone()[0])
+assert "test_value" in summary["final"], summary
+print("extended study: step-1 trials trained", sorted(used), "; C* =", summary["final"]["combination"])
+PY
+
 # A trial the trainer cannot run (unknown PEFT method; missing data) ends
 # FAILED with the trainer's message in the store, and the study ends.
 cat >"$TMP/bad.json" <<JSON
