@@ -26,6 +26,7 @@ struct StudyEngine::Study {
   StudySpec spec;
   std::unique_ptr<Strategy> strategy;
   std::unique_ptr<TrialPruner> pruner;
+  std::string objective_json;  // spec.objective serialised once for AcquireTrial
   std::vector<TrialView> trials;  // index = number
   TrialCountsView counts;
   std::optional<double> best_value;
@@ -153,6 +154,7 @@ absl::StatusOr<std::shared_ptr<StudyEngine::Study>> StudyEngine::LoadStudy(
   study->spec = std::move(*spec);
   study->strategy = std::move(*strategy);
   study->pruner = NewTrialPruner(study->spec);
+  study->objective_json = study->spec.objective.dump();
   auto trials = store_->ListTrials(record.id, std::nullopt, -1, 0, /*include_intermediate=*/true);
   if (!trials.ok()) return trials.status();
   std::lock_guard<std::mutex> lock(mu_);
@@ -747,7 +749,7 @@ absl::StatusOr<std::optional<Assignment>> StudyEngine::AcquireTrial(
             study = it->second;
             ApplyTrial(study.get(), a.trial);
             a.study_name = study->record.name;
-            a.objective_json = study->spec.objective.dump();
+            a.objective_json = study->objective_json;
           }
         }
         NotifyChange();

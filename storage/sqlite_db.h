@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -75,6 +76,9 @@ class SqliteDb {
   // transaction open, pinning an old snapshot on a WAL reader; callers reset
   // after each unit of work.
   void ResetCached();
+  // Runs a row-less statement (e.g. "SAVEPOINT w") through the cache: no
+  // parsing after the first call, unlike Exec.
+  absl::Status RunCached(const std::string& sql);
   // Runs a single-value query such as "PRAGMA user_version".
   absl::StatusOr<int64_t> QueryInt(std::string_view sql);
   absl::StatusOr<std::string> QueryText(std::string_view sql);
@@ -88,6 +92,7 @@ class SqliteDb {
   sqlite3* db_;
   std::string path_;
   std::map<std::string, std::unique_ptr<Statement>> cache_;
+  std::vector<Statement*> handed_out_;  // by Cached since the last ResetCached
 };
 
 }  // namespace peftsearch::storage

@@ -319,15 +319,15 @@ absl::Status TrialStore::Write(WriteFn fn, const std::function<void()>& on_queue
       for (Writer* w : batch) {
         // A savepoint per writer: one caller's failed compare-and-set or
         // constraint error must not undo its neighbours' changes.
-        absl::Status sp = db->Exec("SAVEPOINT w");
+        absl::Status sp = db->RunCached("SAVEPOINT w");
         if (!sp.ok()) {
           w->status = sp;
           continue;
         }
         w->status = w->fn(db);
         db->ResetCached();
-        if (!w->status.ok()) db->Exec("ROLLBACK TO w").IgnoreError();
-        db->Exec("RELEASE w").IgnoreError();
+        if (!w->status.ok()) db->RunCached("ROLLBACK TO w").IgnoreError();
+        db->RunCached("RELEASE w").IgnoreError();
       }
       absl::Status commit = db->Exec("COMMIT");
       if (!commit.ok()) {
@@ -526,12 +526,12 @@ absl::StatusOr<TrialStore::FinishedAndCreated> TrialStore::FinishLeasedTrialAndC
         // The finish in its own savepoint: a refused finish (a stale lease)
         // must not take the replacements with it, or the trial numbers
         // sampled after them would no longer follow on.
-        RETURN_IF_ERROR(db->Exec("SAVEPOINT finish"));
+        RETURN_IF_ERROR(db->RunCached("SAVEPOINT finish"));
         out.finish_status =
             FinishLeased(db, lease_token, outcome, now_ms, &out.finished, &out.finished_now);
         db->ResetCached();
-        if (!out.finish_status.ok()) RETURN_IF_ERROR(db->Exec("ROLLBACK TO finish"));
-        RETURN_IF_ERROR(db->Exec("RELEASE finish"));
+        if (!out.finish_status.ok()) RETURN_IF_ERROR(db->RunCached("ROLLBACK TO finish"));
+        RETURN_IF_ERROR(db->RunCached("RELEASE finish"));
         return InsertWaitingTrials(db, study_id, replacements, first_number, now_ms,
                                    &out.created);
       },

@@ -80,6 +80,10 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers)->capture_default_str();
   app.add_option("--dir", dir, "where the databases go")->capture_default_str();
   app.add_flag("--skip-optuna", skip_optuna);
+  int empty_rpcs = 0;
+  app.add_option("--empty-rpcs", empty_rpcs,
+                 "also time this many GetStudy calls for a missing study per worker thread: "
+                 "the controller's CPU for an RPC that does no work (gRPC's floor)");
   app.add_option("--seconds", load_seconds, "load-test mode: run this long, check RSS");
   CLI11_PARSE(app, argc, argv);
 
@@ -119,6 +123,35 @@ int main(int argc, char** argv) {
     if (!s.ok()) std::fprintf(stderr, "CreateStudy: %s\n", s.error_message().c_str());
     return s.ok();
   };
+  if (empty_rpcs > 0) {
+    // The same threads and channels as below, each RPC answered NOT_FOUND from
+    // memory: what gRPC, the kernel's loopback TCP and the handler's
+    // scaffolding cost per call, with no store and no engine work.
+    const double cpu0 = CpuSeconds(pid);
+    const auto t0 = Clock::now();
+    std::vector<std::thread> callers;
+    for (int w = 0; w < workers; ++w) {
+      callers.emplace_back([&] {
+        grpc::ChannelArguments args;
+        args.SetInt("grpc.use_local_subchannel_pool", 1);
+        auto stub = v1::StudyService::NewStub(
+            grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+        for (int i = 0; i < empty_rpcs; ++i) {
+          v1::GetStudyRequest get;
+          get.set_study("no-such-study");
+          v1::Study reply;
+          grpc::ClientContext ctx;
+          stub->GetStudy(&ctx, get, &reply);
+        }
+      });
+    }
+    for (auto& t : callers) t.join();
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double n = static_cast<double>(empty_rpcs) * workers;
+    std::printf("empty RPCs: %.0f calls, %d threads, %.2f s -> %.0f calls/s; controller CPU "
+                "%.1f us/call\n",
+                n, workers, secs, n / secs, 1e6 * (CpuSeconds(pid) - cpu0) / n);
+  }
   if (!create_study("throughput-0")) return 1;
   const bool load_mode = load_seconds > 0;
   std::atomic<bool> stop{false};
@@ -126,6 +159,8 @@ int main(int argc, char** argv) {
 
   std::atomic<int> completed{0}, rpc_errors{0};
   std::vector<std::vector<double>> latencies(workers);
+  // CPU from here on: the trials alone (not startup or the empty-RPC probe).
+  const double controller_cpu_start = CpuSeconds(pid), self_cpu_start = CpuSeconds(getpid());
   const auto start = Clock::now();
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
@@ -214,8 +249,8 @@ int main(int argc, char** argv) {
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   const long rss_kb = PeakRssKb(pid);
-  const double controller_cpu = CpuSeconds(pid);
-  const double self_cpu = CpuSeconds(getpid());
+  const double controller_cpu = CpuSeconds(pid) - controller_cpu_start;
+  const double self_cpu = CpuSeconds(getpid()) - self_cpu_start;
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
 
