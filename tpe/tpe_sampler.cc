@@ -66,6 +66,17 @@ class ValueTable {
     for (size_t i = 0; i < width_; ++i) by_name[i] = static_cast<int>(i);
     std::sort(by_name.begin(), by_name.end(),
               [&](int a, int b) { return space.params[a].name < space.params[b].name; });
+    // Contains() for a float without a step is a range check: done inline
+    // (10,000 calls per suggestion at 1,000 trials).
+    std::vector<char> plain_float(width_);
+    for (size_t i = 0; i < width_; ++i) {
+      const Distribution& d = space.params[i].distribution;
+      plain_float[i] = d.kind == DistributionKind::kFloat && EffectiveStep(d) <= 0;
+    }
+    auto contains = [&](int i, double v) {
+      const Distribution& d = space.params[i].distribution;
+      return plain_float[i] ? std::isfinite(v) && v >= d.low && v <= d.high : Contains(d, v);
+    };
     for (const auto* list : {&usable.finished, &usable.running}) {
       for (const Trial* t : *list) {
         double* row = &values_[(t - first_) * width_];
@@ -75,7 +86,7 @@ class ValueTable {
           int order = -1;  // one string comparison per step, not two
           while (it != t->params.end() && (order = CompareNames(it->first, p.name)) < 0) ++it;
           if (it == t->params.end()) break;
-          if (order == 0 && Contains(p.distribution, it->second)) row[i] = it->second;
+          if (order == 0 && contains(i, it->second)) row[i] = it->second;
         }
       }
     }
