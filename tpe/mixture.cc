@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "tpe/fast_exp.h"
 #include "tpe/truncnorm.h"
@@ -258,7 +262,7 @@ void Mixture::LogPdf(const std::vector<std::vector<double>>& points,
 
 namespace {
 
-// Scratch buffers of LogPdfDistinct (see there), one set per thread.
+// Scratch buffers of LogPdfDistinct (see there), lent from a pool.
 struct LogPdfWorkspace {
   struct DimConsts {
     std::vector<double> inv_sigma, offset;  // continuous: -log sigma - log(2pi)/2 - log mass
@@ -276,6 +280,50 @@ struct LogPdfWorkspace {
   std::vector<std::pair<std::pair<double, double>, int>> by_kernel;
 };
 
+// A process-wide pool of workspaces rather than one per thread: the
+// controller samples on whichever of its (up to hundreds of) gRPC handler
+// threads finished a trial, and a per-thread set would keep ~1 MB (1,000
+// trials) to ~10 MB (10,000) alive for every thread that ever sampled. The
+// pool holds at most a few per core; a lease costs one uncontended lock.
+class WorkspaceLease {
+ public:
+  WorkspaceLease() {
+    std::lock_guard<std::mutex> lock(Mu());
+    auto& pool = Pool();
+    if (pool.empty()) {
+      ws_ = std::make_unique<LogPdfWorkspace>();
+    } else {
+      ws_ = std::move(pool.back());
+      pool.pop_back();
+    }
+  }
+  ~WorkspaceLease() {
+    std::lock_guard<std::mutex> lock(Mu());
+    auto& pool = Pool();
+    if (pool.size() < MaxPooled()) pool.push_back(std::move(ws_));
+  }
+  WorkspaceLease(const WorkspaceLease&) = delete;
+  WorkspaceLease& operator=(const WorkspaceLease&) = delete;
+
+  LogPdfWorkspace& operator*() { return *ws_; }
+
+ private:
+  static std::mutex& Mu() {
+    static std::mutex* mu = new std::mutex;
+    return *mu;
+  }
+  static std::vector<std::unique_ptr<LogPdfWorkspace>>& Pool() {
+    static auto* pool = new std::vector<std::unique_ptr<LogPdfWorkspace>>;
+    return *pool;
+  }
+  static size_t MaxPooled() {
+    static const size_t n = 2 * std::max(1u, std::thread::hardware_concurrency());
+    return n;
+  }
+
+  std::unique_ptr<LogPdfWorkspace> ws_;
+};
+
 }  // namespace
 
 void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
@@ -285,10 +333,11 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
   out->assign(n, -kInf);
 
   // Per-kernel constants, computed once for all points. The buffers are
-  // kept per thread and reused: at 1,000 trials a multivariate suggestion
-  // needs ~1 MB of them, and glibc hands a freed heap top back to the OS, so
-  // fresh vectors meant page faults (15 % of the time) on every call.
-  thread_local LogPdfWorkspace ws;
+  // pooled and reused: at 1,000 trials a multivariate suggestion needs ~1 MB
+  // of them, and glibc hands a freed heap top back to the OS, so fresh
+  // vectors meant page faults (15 % of the time) on every call.
+  WorkspaceLease lease;
+  LogPdfWorkspace& ws = *lease;
   std::vector<double>& log_w = ws.log_w;
   log_w.resize(k_count);
   // Runs of equal inputs are common (the newest 25 weights, one Scott width
