@@ -19,24 +19,11 @@ namespace peft {
 namespace {
 
 using nlohmann::json;
+using testing::Child;
+using testing::Features;
 using testing::Images;
 using testing::TinyBackbone;
 using torch::Tensor;
-
-Tensor Features(model::VisionMamba backbone, model::VimExtension* ext, const Tensor& images) {
-  torch::NoGradGuard no_grad;
-  return backbone->ForwardFeatures(images, ext);
-}
-
-template <typename T>
-std::shared_ptr<T> Child(const PeftInstance& p) {
-  auto composite = std::dynamic_pointer_cast<model::CompositeVimExtension>(p.extension);
-  if (composite == nullptr) return nullptr;
-  for (const auto& c : composite->children()) {
-    if (auto t = std::dynamic_pointer_cast<T>(c)) return t;
-  }
-  return nullptr;
-}
 
 TEST(ExtendedMethods, NamesAndNotAmongTheTwenty) {
   EXPECT_EQ(ExtendedMethodNames(), (std::vector<std::string>{"prodial", "dora", "sdlora", "memba"}));

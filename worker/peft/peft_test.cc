@@ -16,6 +16,8 @@ namespace peft {
 namespace {
 
 using nlohmann::json;
+using testing::Child;
+using testing::Features;
 using testing::Images;
 using testing::Snapshot;
 using testing::TinyBackbone;
@@ -24,22 +26,6 @@ using torch::Tensor;
 // Methods whose parameters are not all zero-initialised at creation, so the
 // model output changes at initialisation (soft tokens, extra SSM states).
 const std::set<std::string> kNonZeroInit = {"prompt", "affix", "additional_scan"};
-
-Tensor Features(model::VisionMamba backbone, model::VimExtension* ext,
-                const Tensor& images) {
-  torch::NoGradGuard no_grad;
-  return backbone->ForwardFeatures(images, ext);
-}
-
-template <typename T>
-std::shared_ptr<T> Child(const PeftInstance& p) {
-  auto composite = std::dynamic_pointer_cast<model::CompositeVimExtension>(p.extension);
-  if (composite == nullptr) return nullptr;
-  for (const auto& c : composite->children()) {
-    if (auto t = std::dynamic_pointer_cast<T>(c)) return t;
-  }
-  return nullptr;
-}
 
 json AllTwenty() {
   json all = json::object();

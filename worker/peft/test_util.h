@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "worker/model/model_init.h"
@@ -146,6 +147,24 @@ inline void ExpectOnlyPeftAndHeadChange(const nlohmann::json& combination, uint6
     EXPECT_TRUE(got_grad) << it.key() << " got no gradient in " << combination.dump();
     EXPECT_TRUE(moved) << it.key() << " did not change in " << combination.dump();
   }
+}
+
+// The backbone's features with `ext` applied (or none), without autograd.
+inline torch::Tensor Features(model::VisionMamba backbone, model::VimExtension* ext,
+                              const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  return backbone->ForwardFeatures(images, ext);
+}
+
+// The child extension of type T in a combination's composite, or null.
+template <typename T>
+std::shared_ptr<T> Child(const PeftInstance& p) {
+  auto composite = std::dynamic_pointer_cast<model::CompositeVimExtension>(p.extension);
+  if (composite == nullptr) return nullptr;
+  for (const auto& c : composite->children()) {
+    if (auto t = std::dynamic_pointer_cast<T>(c)) return t;
+  }
+  return nullptr;
 }
 
 }  // namespace testing
