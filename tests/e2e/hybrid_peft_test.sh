@@ -17,11 +17,13 @@ for w in t1 t2; do
     >>"$TMP/worker-$w.log" 2>&1 &
   PIDS+=($!)
 done
-cat >"$TMP/spec.json" <<JSON
-{"name": "hybrid-e2e", "direction": "maximize",
- "strategy": {"type": "hybrid_peft", "n1": 3, "n2": 3, "final": true,
-              "methods": ["cls_token", "a", "lora_p_x", "lora_out_proj", "prompt", "bias"]},
- "sampler": {"type": "tpe", "seed": 2},
+# write_spec FILE NAME SEED STRATEGY_JSON: a hybrid study on the tiny tasks
+# (one epoch, a random-init 2-layer Vim); the studies differ in strategy.
+write_spec() {
+  cat >"$1" <<JSON
+{"name": "$2", "direction": "maximize",
+ "strategy": $4,
+ "sampler": {"type": "tpe", "seed": $3},
  "objective": {"type": "peft_vim", "trial": {
    "backbone": {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2},
    "weights": {"random_init": 7},
@@ -30,6 +32,10 @@ cat >"$TMP/spec.json" <<JSON
    "threads": 1}},
  "parallelism": 2, "lease_seconds": 60}
 JSON
+}
+
+write_spec "$TMP/spec.json" hybrid-e2e 2 '{"type": "hybrid_peft", "n1": 3, "n2": 3, "final": true,
+  "methods": ["cls_token", "a", "lora_p_x", "lora_out_proj", "prompt", "bias"]}'
 cli submit "$TMP/spec.json" >/dev/null
 wait_study_complete hybrid-e2e 240
 
@@ -65,19 +71,8 @@ PY
 # The extended set (issue 13): ProDiaL, SDLoRA, Memba and DoRA join step 1
 # with one field; a small study runs end to end with every trial COMPLETE and
 # at least one step-1 trial training a new method.
-cat >"$TMP/ext.json" <<JSON
-{"name": "hybrid-ext-e2e", "direction": "maximize",
- "strategy": {"type": "hybrid_peft", "n1": 2, "n2": 1, "final": true,
-              "methods": ["lora_p_x"], "extended_methods": true},
- "sampler": {"type": "tpe", "seed": 3},
- "objective": {"type": "peft_vim", "trial": {
-   "backbone": {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2},
-   "weights": {"random_init": 7},
-   "data_root": "$DATA",
-   "recipe": {"epochs": 1, "warmup_epochs": 0, "batch_size": 8, "drop_path": 0.0},
-   "threads": 1}},
- "parallelism": 2, "lease_seconds": 60}
-JSON
+write_spec "$TMP/ext.json" hybrid-ext-e2e 3 '{"type": "hybrid_peft", "n1": 2, "n2": 1, "final": true,
+  "methods": ["lora_p_x"], "extended_methods": true}'
 cli submit "$TMP/ext.json" >/dev/null
 wait_study_complete hybrid-ext-e2e 240
 /usr/bin/python3 - "$DB" <<'PY'
