@@ -29,6 +29,10 @@ struct StudyRecord {
   std::string summary_json;
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+  // Set once the study has finished: its counts, best trial and planned total
+  // as the controller saw them (JSON); empty before, and for studies finished
+  // by a controller older than schema version 4.
+  std::string final_json;
 };
 
 struct TrialRecord {

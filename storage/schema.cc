@@ -86,6 +86,12 @@ const std::vector<std::string>& Migrations() {
           token_sha256 TEXT NOT NULL
         );
       )sql",
+      // 4: what a finished study's view needs (counts, best trial, planned
+      // total) kept on its row, so that the controller can drop finished
+      // studies from memory and list them without reading their trials.
+      R"sql(
+        ALTER TABLE studies ADD COLUMN final_json TEXT NOT NULL DEFAULT '';
+      )sql",
   };
   return *kMigrations;
 }

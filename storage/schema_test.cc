@@ -39,6 +39,7 @@ TEST(SchemaTest, MigratesAVersionOneFile) {
   ASSERT_TRUE(study.ok()) << study.status();
   EXPECT_EQ(study->phase, 0);
   EXPECT_EQ(study->summary_json, "");
+  EXPECT_EQ(study->final_json, "") << "version 4 adds an empty final summary";
   auto trial = (*store)->GetTrial(study->id, 0);
   ASSERT_TRUE(trial.ok()) << trial.status();
   EXPECT_EQ(trial->state, TrialState::kComplete);

@@ -26,7 +26,7 @@ constexpr char kTrialColumns[] =
     "lease_token, lease_deadline_ms, message, created_ms, started_ms, finished_ms";
 
 constexpr char kStudyColumns[] =
-    "id, name, spec_json, state, phase, summary_json, created_ms, updated_ms";
+    "id, name, spec_json, state, phase, summary_json, created_ms, updated_ms, final_json";
 
 TrialRecord ReadTrial(const Statement& s) {
   TrialRecord t;
@@ -59,6 +59,7 @@ StudyRecord ReadStudy(const Statement& s) {
   r.summary_json = s.ColumnText(5);
   r.created_ms = s.ColumnInt(6);
   r.updated_ms = s.ColumnInt(7);
+  r.final_json = s.ColumnText(8);
   return r;
 }
 
@@ -440,6 +441,23 @@ absl::Status TrialStore::SetStudyState(int64_t study_id, StudyState state, const
     RETURN_IF_ERROR(stmt->Run());
     if (db->Changes() != 1) return absl::NotFoundError(absl::StrCat("no study with id ", study_id));
     return AppendEvent(db, study_id, -1, kind, TrialState::kWaiting, std::nullopt, now_ms);
+  });
+}
+
+absl::Status TrialStore::SetStudyFinal(int64_t study_id, const std::string& final_json) {
+  return Write([&](SqliteDb* db) -> absl::Status {
+    ASSIGN_OR_RETURN(query, db->Cached("SELECT state FROM studies WHERE id = ?"));
+    query->Bind(1, study_id);
+    ASSIGN_OR_RETURN(row, query->Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("no study with id ", study_id));
+    if (static_cast<StudyState>(query->ColumnInt(0)) == StudyState::kRunning) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("study ", study_id, " is still running; only a finished study has a "
+                                           "final summary"));
+    }
+    ASSIGN_OR_RETURN(stmt, db->Cached("UPDATE studies SET final_json = ? WHERE id = ?"));
+    stmt->Bind(1, final_json).Bind(2, study_id);
+    return stmt->Run();
   });
 }
 

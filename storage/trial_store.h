@@ -69,6 +69,10 @@ class TrialStore {
                              int64_t now_ms);
   absl::Status SetStudyPhase(int64_t study_id, int phase, const std::string& summary_json,
                              int64_t now_ms);
+  // Keeps a finished study's summary (StudyRecord::final_json). No event: the
+  // state change that finished it has its own. NOT_FOUND without such a
+  // study; FAILED_PRECONDITION while it runs.
+  absl::Status SetStudyFinal(int64_t study_id, const std::string& final_json);
 
   // ------------------------------------------------------------------ trials
   // Appends trial number max+1 in `state` (kWaiting, or kRunning for an

@@ -67,6 +67,23 @@ TEST_F(TrialStoreTest, StudyNamesAreUnique) {
   EXPECT_EQ(store_->GetStudy(999).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(TrialStoreTest, FinalSummaryOnlyForFinishedStudies) {
+  auto before = store_->GetStudy(study_id_);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->final_json, "");
+  absl::Status running = store_->SetStudyFinal(study_id_, R"({"complete":1})");
+  EXPECT_EQ(running.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(running.message().find("still running"), std::string::npos) << running;
+  EXPECT_EQ(store_->GetStudy(study_id_)->final_json, "") << "a refused write stores nothing";
+  EXPECT_EQ(store_->SetStudyFinal(999, "{}").code(), absl::StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->SetStudyState(study_id_, StudyState::kComplete, "study_complete", kNow).ok());
+  ASSERT_TRUE(store_->SetStudyFinal(study_id_, R"({"complete":1})").ok());
+  EXPECT_EQ(store_->GetStudy(study_id_)->final_json, R"({"complete":1})");
+  EXPECT_EQ(store_->GetStudyByName("s")->final_json, R"({"complete":1})");
+  EXPECT_EQ(store_->ListStudies()->front().final_json, R"({"complete":1})");
+}
+
 TEST_F(TrialStoreTest, TrialNumbersCountUpPerStudy) {
   auto other = store_->CreateStudy("other", "{}", kNow);
   ASSERT_TRUE(other.ok());
