@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cinttypes>
 #include <cstdio>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace peftsearch::controller {
@@ -36,6 +38,12 @@ struct StudyEngine::Study {
   // queries read the store. A controller serving many studies, or one long
   // load run, would otherwise grow without bound.
   bool history_evicted = false;
+  // The planned total saved with a finished study's summary; -1 = ask the
+  // strategy.
+  int64_t final_max_trials = -1;
+  // When this study was last looked up (use_clock_), for the finished-study
+  // cache. Guarded by mu_.
+  uint64_t last_used = 0;
   // Serialises sampling + creation so that two threads never sample the same
   // trial number. Lock order: create_mu before mu_.
   std::mutex create_mu;
@@ -87,6 +95,41 @@ int64_t SystemNowMs() {
       .count();
 }
 
+// A finished study's view without its trials, as kept in
+// StudyRecord::final_json. Non-finite values have no JSON form: the study is
+// then read back from its trials instead.
+std::optional<std::string> FinalSummaryJson(const TrialCountsView& c,
+                                            const std::optional<double>& best_value,
+                                            int64_t best_number, int64_t max_trials) {
+  if (best_value.has_value() && !std::isfinite(*best_value)) return std::nullopt;
+  Json j = {{"waiting", c.waiting},   {"running", c.running}, {"complete", c.complete},
+            {"pruned", c.pruned},     {"failed", c.failed},   {"best_number", best_number},
+            {"max_trials", max_trials}};
+  j["best_value"] = best_value.has_value() ? Json(*best_value) : Json();
+  return j.dump();
+}
+
+// False when `text` is not a summary FinalSummaryJson wrote.
+bool ParseFinalSummary(const std::string& text, TrialCountsView* counts,
+                       std::optional<double>* best_value, int64_t* best_number,
+                       int64_t* max_trials) {
+  try {
+    const Json j = Json::parse(text);
+    counts->waiting = j.at("waiting").get<int64_t>();
+    counts->running = j.at("running").get<int64_t>();
+    counts->complete = j.at("complete").get<int64_t>();
+    counts->pruned = j.at("pruned").get<int64_t>();
+    counts->failed = j.at("failed").get<int64_t>();
+    *best_number = j.at("best_number").get<int64_t>();
+    *max_trials = j.at("max_trials").get<int64_t>();
+    const Json& best = j.at("best_value");
+    *best_value = best.is_null() ? std::nullopt : std::optional<double>(best.get<double>());
+    return true;
+  } catch (const Json::exception&) {
+    return false;
+  }
+}
+
 // One structured log line per event, as key=value pairs.
 void Log(const std::string& event, const std::string& fields) {
   std::fprintf(stderr, "ts=%" PRId64 " component=controller event=%s %s\n", SystemNowMs(),
@@ -118,12 +161,20 @@ absl::StatusOr<std::unique_ptr<StudyEngine>> StudyEngine::Open(
   if (!studies.ok()) return studies.status();
   int64_t max_lease_ms = engine->options_.restart_grace_ms;
   for (const StudyRecord& record : *studies) {
+    const bool running = record.state == StudyState::kRunning;
+    // A finished study is read back when someone asks for it.
+    if (!running && !record.final_json.empty()) continue;
     auto study = engine->LoadStudy(record);
     if (!study.ok()) {
       // A study whose spec no longer loads stays readable in the store but is
       // not driven; say so rather than refuse to start.
       Log("study_not_loaded", absl::StrCat("study=", record.name, " error=\"",
                                            study.status().message(), "\""));
+      continue;
+    }
+    if (!running) {
+      // Finished before schema version 4: its summary is written once, here.
+      engine->KeepFinal(*study);
       continue;
     }
     max_lease_ms = std::max<int64_t>(max_lease_ms, (*study)->spec.lease_seconds * 1000LL);
@@ -155,13 +206,76 @@ absl::StatusOr<std::shared_ptr<StudyEngine::Study>> StudyEngine::LoadStudy(
   study->strategy = std::move(*strategy);
   study->pruner = NewTrialPruner(study->spec);
   study->objective_json = study->spec.objective.dump();
-  auto trials = store_->ListTrials(record.id, std::nullopt, -1, 0, /*include_intermediate=*/true);
-  if (!trials.ok()) return trials.status();
+  const bool finished = record.state != StudyState::kRunning;
+  const bool from_summary =
+      finished && !record.final_json.empty() &&
+      ParseFinalSummary(record.final_json, &study->counts, &study->best_value,
+                        &study->best_number, &study->final_max_trials);
+  std::vector<TrialRecord> trials;
+  if (!from_summary) {
+    auto listed = store_->ListTrials(record.id, std::nullopt, -1, 0, /*include_intermediate=*/true);
+    if (!listed.ok()) return listed.status();
+    trials = std::move(*listed);
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  for (const TrialRecord& t : *trials) ApplyTrial(study.get(), t);
-  if (record.state != StudyState::kRunning) EvictHistory(study.get());
+  if (auto it = studies_.find(record.id); it != studies_.end()) {
+    it->second->last_used = ++use_clock_;
+    return it->second;
+  }
+  if (from_summary) {
+    study->history_evicted = true;
+  } else {
+    for (const TrialRecord& t : trials) ApplyTrial(study.get(), t);
+    if (finished) EvictHistory(study.get());
+  }
+  study->last_used = ++use_clock_;
   studies_[record.id] = study;
+  study_ids_[record.name] = record.id;
+  if (finished) TrimFinished();
   return study;
+}
+
+void StudyEngine::KeepFinal(const std::shared_ptr<Study>& study) {
+  std::optional<std::string> summary;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const StudyView view = MakeView(*study);
+    summary = FinalSummaryJson(view.counts, view.best_value, view.best_trial_number,
+                               view.max_trials);
+  }
+  absl::Status stored = summary.has_value()
+                            ? store_->SetStudyFinal(study->record.id, *summary)
+                            : absl::InvalidArgumentError("the best value is not finite");
+  if (!stored.ok()) {
+    Log("final_summary_not_stored", absl::StrCat("study=", study->record.name, " error=\"",
+                                                 stored.message(), "\""));
+  }
+  // Trimmed even when not stored: the study is then read back from its
+  // trials, which is slower but right, and memory stays bounded.
+  std::lock_guard<std::mutex> lock(mu_);
+  TrimFinished();
+}
+
+void StudyEngine::TrimFinished() {
+  const size_t bound =
+      static_cast<size_t>(std::max(0, options_.max_finished_studies_in_memory));
+  while (true) {
+    size_t finished = 0;
+    const Study* oldest = nullptr;
+    for (const auto& [id, study] : studies_) {
+      if (study->record.state == StudyState::kRunning) continue;
+      ++finished;
+      if (oldest == nullptr || study->last_used < oldest->last_used) oldest = study.get();
+    }
+    if (finished <= bound) return;
+    study_ids_.erase(oldest->record.name);
+    studies_.erase(oldest->record.id);  // holders of its shared_ptr keep their copy
+  }
+}
+
+size_t StudyEngine::StudiesInMemory() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return studies_.size();
 }
 
 void StudyEngine::EvictHistory(Study* study) {
@@ -229,8 +343,9 @@ StudyView StudyEngine::MakeView(const Study& study) const {
   view.counts = study.counts;
   view.best_value = study.best_value;
   view.best_trial_number = study.best_number;
-  view.max_trials = study.strategy->TotalTrials() > 0 ? study.strategy->TotalTrials()
-                                                      : study.spec.max_trials;
+  view.max_trials = study.final_max_trials >= 0          ? study.final_max_trials
+                    : study.strategy->TotalTrials() > 0 ? study.strategy->TotalTrials()
+                                                        : study.spec.max_trials;
   return view;
 }
 
@@ -254,17 +369,33 @@ uint64_t StudyEngine::WaitForChange(uint64_t seen, int64_t timeout_ms) {
 
 absl::StatusOr<std::shared_ptr<StudyEngine::Study>> StudyEngine::FindStudy(
     const std::string& ref) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!ref.empty() && std::all_of(ref.begin(), ref.end(), ::isdigit)) {
-    auto it = studies_.find(std::stoll(ref));
-    if (it != studies_.end()) return it->second;
+  if (ref.empty()) return absl::InvalidArgumentError("study: name or id is required");
+  int64_t id = -1;
+  const bool by_id = std::all_of(ref.begin(), ref.end(), ::isdigit);
+  if (by_id && !absl::SimpleAtoi(ref, &id)) {
     return absl::NotFoundError(absl::StrCat("no study with id ", ref));
   }
-  for (const auto& [id, study] : studies_) {
-    if (study->record.name == ref) return study;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!by_id) {
+      auto named = study_ids_.find(ref);
+      if (named != study_ids_.end()) id = named->second;
+    }
+    auto it = studies_.find(id);
+    if (it != studies_.end()) {
+      it->second->last_used = ++use_clock_;
+      return it->second;
+    }
   }
-  if (ref.empty()) return absl::InvalidArgumentError("study: name or id is required");
-  return absl::NotFoundError(absl::StrCat("no study named '", ref, "'"));
+  // Not in memory: a finished study that left the cache, or none at all.
+  auto record = by_id ? store_->GetStudy(id) : store_->GetStudyByName(ref);
+  if (!record.ok()) return record.status();
+  auto loaded = LoadStudy(*record);
+  if (!loaded.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "study '", record->name, "' is stored but cannot be loaded: ", loaded.status().message()));
+  }
+  return loaded;
 }
 
 // ----------------------------------------------------------------- studies
@@ -302,9 +433,39 @@ absl::StatusOr<StudyView> StudyEngine::GetStudy(const std::string& ref) {
 }
 
 absl::StatusOr<std::vector<StudyView>> StudyEngine::ListStudies() {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto records = store_->ListStudies();  // newest first
+  if (!records.ok()) return records.status();
   std::vector<StudyView> out;
-  for (auto it = studies_.rbegin(); it != studies_.rend(); ++it) out.push_back(MakeView(*it->second));
+  out.reserve(records->size());
+  for (StudyRecord& record : *records) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = studies_.find(record.id);
+      if (it != studies_.end()) {
+        out.push_back(MakeView(*it->second));
+        continue;
+      }
+    }
+    // A finished study's row holds all of its view; listing does not load it.
+    if (record.state != StudyState::kRunning && !record.final_json.empty()) {
+      StudyView view;
+      auto spec = ParseStudySpec(record.spec_json);
+      if (spec.ok() && ParseFinalSummary(record.final_json, &view.counts, &view.best_value,
+                                         &view.best_trial_number, &view.max_trials)) {
+        view.spec = std::move(*spec);
+        view.record = std::move(record);
+        out.push_back(std::move(view));
+        continue;
+      }
+    }
+    // No summary yet (it finished while we read) or one that does not parse:
+    // read it back. A stored study whose spec no longer loads is not listed,
+    // as at Open.
+    auto study = FindStudy(std::to_string(record.id));
+    if (!study.ok()) continue;
+    std::lock_guard<std::mutex> lock(mu_);
+    out.push_back(MakeView(**study));
+  }
   return out;
 }
 
@@ -420,8 +581,13 @@ absl::StatusOr<StudyView> StudyEngine::CancelStudy(const std::string& ref) {
   Log("study_cancelled", absl::StrCat("study=", (*study)->record.name,
                                       " open_trials_failed=", failed->size()));
   NotifyChange();
-  std::lock_guard<std::mutex> lock(mu_);
-  return MakeView(**study);
+  StudyView view;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    view = MakeView(**study);
+  }
+  KeepFinal(*study);
+  return view;
 }
 
 absl::Status StudyEngine::SampleFreeSlots(Study* study,
@@ -545,8 +711,9 @@ absl::Status StudyEngine::MaybeFinishStudy(const std::shared_ptr<Study>& study) 
       EvictHistory(study.get());
     }
     Log("study_complete",
-        absl::StrCat("study=", study->record.name, " trials=", study->trials.size(),
+        absl::StrCat("study=", study->record.name, " trials=", study->counts.finished(),
                      " best=", study->best_value ? std::to_string(*study->best_value) : "none"));
+    KeepFinal(study);
   }
   if (phase_changed || finish) NotifyChange();
   return absl::OkStatus();

@@ -42,6 +42,11 @@ struct EngineOptions {
   // After a restart, running trials keep their lease at least this long, so
   // workers that kept running while the controller was down can report.
   int64_t restart_grace_ms = 30000;
+  // Finished studies kept in memory (least recently used first out); others
+  // are read back from the store when asked for. Running studies always stay.
+  // Each costs ~16 KiB (spec, record, a fresh strategy), so without a bound a
+  // controller that runs study after study grows for ever.
+  int max_finished_studies_in_memory = 32;
   // Clock, replaceable in tests. Milliseconds since the Unix epoch.
   std::function<int64_t()> now_ms;
 };
@@ -143,6 +148,8 @@ class StudyEngine {
   absl::Status SweepOnce();
   int heartbeat_interval_ms() const { return options_.heartbeat_interval_ms; }
   storage::TrialStore* store() { return store_.get(); }
+  // How many studies are held in memory now (running + cached finished).
+  size_t StudiesInMemory() const;
 
  private:
   struct Study;
@@ -150,9 +157,20 @@ class StudyEngine {
   StudyEngine(std::unique_ptr<storage::TrialStore> store, EngineOptions options);
   int64_t Now() const;
   std::string NewToken();
+  // The study with id or name `ref`, from memory or else read back from the
+  // store (a finished study that left the cache).
   absl::StatusOr<std::shared_ptr<Study>> FindStudy(const std::string& ref);
+  // Builds a study's memory from the store: its trials, or for a finished
+  // study with a final summary only that summary. Returns the copy already in
+  // memory if another thread loaded it first.
   absl::StatusOr<std::shared_ptr<Study>> LoadStudy(const storage::StudyRecord& record);
   StudyView MakeView(const Study& study) const;  // REQUIRES mu_
+  // Stores a finished study's summary so that it can leave memory; then trims
+  // the cache. Errors are logged: the study is then read back the slow way.
+  void KeepFinal(const std::shared_ptr<Study>& study);
+  // Drops the least recently used finished studies beyond the bound.
+  // REQUIRES mu_.
+  void TrimFinished();
   // Applies a committed change of a trial to memory. REQUIRES mu_.
   void ApplyTrial(Study* study, const storage::TrialRecord& record);
   // Creates trials until the study's parallelism is filled or its strategy has
@@ -185,6 +203,8 @@ class StudyEngine {
 
   mutable std::mutex mu_;
   std::map<int64_t, std::shared_ptr<Study>> studies_;  // guarded by mu_
+  std::map<std::string, int64_t> study_ids_;            // name -> id of studies_; mu_
+  uint64_t use_clock_ = 0;                              // orders cache use; mu_
   std::map<std::string, std::pair<int64_t, int64_t>> leases_;  // token -> (study, number); mu_
   std::condition_variable changed_cv_;      // any change (watchers)
   std::condition_variable trial_ready_cv_;  // a trial became WAITING (long polls)
