@@ -364,7 +364,7 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
     c.log_norm.resize(k_count);
     for (int k = 0; k < k_count; ++k) c.inv_sigma[k] = 1 / dim.sigma[k];
     auto log_norm_of = [&](int k) {
-      return LogGaussMass((dom.low - dim.mu[k]) * c.inv_sigma[k], (dom.high - dim.mu[k]) * c.inv_sigma[k]);
+      return LogGaussMassFast((dom.low - dim.mu[k]) * c.inv_sigma[k], (dom.high - dim.mu[k]) * c.inv_sigma[k]);
     };
     if (dom.type == ModelDomain::Type::kContinuous) {
       continuous.push_back(d);
