@@ -265,8 +265,7 @@ namespace {
 // Scratch buffers of LogPdfDistinct (see there), lent from a pool.
 struct LogPdfWorkspace {
   struct DimConsts {
-    std::vector<double> inv_sigma, offset;  // continuous: -log sigma - log(2pi)/2 - log mass
-    std::vector<double> log_norm;           // discrete: log mass over the domain
+    std::vector<double> inv_sigma;  // numeric
     // Discrete: kernels sharing (mu, sigma) in this dimension share their
     // cell masses; many do (observations repeat grid values, and the Scott
     // bandwidth gives every observation the same sigma).
@@ -274,7 +273,10 @@ struct LogPdfWorkspace {
     int num_classes = 0;
     std::vector<std::vector<double>> log_probs;  // categorical: per choice, per kernel (lazy)
   };
-  std::vector<double> log_w, row, bound;
+  // base: each kernel's log weight plus every term of its log density that
+  // does not depend on the point (-log sigma - log(2 pi)/2 per continuous
+  // dimension, -log of its mass over the domain per numeric dimension).
+  std::vector<double> base, domain_mass, class_mass_of_domain, row, bound;
   std::vector<DimConsts> consts;
   std::vector<std::vector<double>> class_mass;
   std::vector<std::pair<std::pair<double, double>, int>> by_kernel;
@@ -338,14 +340,34 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
   // vectors meant page faults (15 % of the time) on every call.
   WorkspaceLease lease;
   LogPdfWorkspace& ws = *lease;
-  std::vector<double>& log_w = ws.log_w;
-  log_w.resize(k_count);
+  std::vector<double>& base = ws.base;
+  base.resize(k_count);
   // Runs of equal inputs are common (the newest 25 weights, one Scott width
   // for all kernels, identical categorical rows): each log is taken once per
   // run.
   for (int k = 0; k < k_count; ++k) {
-    log_w[k] = k > 0 && weights[k] == weights[k - 1] ? log_w[k - 1] : std::log(weights[k]);
+    base[k] = k > 0 && weights[k] == weights[k - 1] ? base[k - 1] : std::log(weights[k]);
   }
+  // A kernel's masses over the domain, one per numeric dimension, are
+  // multiplied and the product's log taken once per kernel (instead of one
+  // log1p per kernel and dimension). A kernel's mean lies in the domain, so
+  // each mass is Phi(b) - Phi(a) with a <= 0 <= b (GaussMassCentral), at
+  // least ~0.3 unless the kernel is far wider than the domain; the product
+  // is folded into `base` before it could underflow.
+  std::vector<double>& domain_mass = ws.domain_mass;
+  domain_mass.assign(k_count, 1.0);
+  constexpr double kFoldBelow = 1e-250;
+  auto fold_mass = [&](int k, double a, double b) {
+    if (a <= 0 && b >= 0) {
+      domain_mass[k] *= GaussMassCentral(a, b);
+      if (domain_mass[k] < kFoldBelow) {
+        base[k] -= std::log(domain_mass[k]);
+        domain_mass[k] = 1.0;
+      }
+    } else {
+      base[k] -= LogGaussMassFast(a, b);
+    }
+  };
   if (ws.consts.size() < dims.size()) ws.consts.resize(dims.size());
   std::vector<LogPdfWorkspace::DimConsts>& consts = ws.consts;
   std::vector<size_t> continuous, discrete, categorical;
@@ -361,21 +383,16 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       continue;
     }
     c.inv_sigma.resize(k_count);
-    c.log_norm.resize(k_count);
     for (int k = 0; k < k_count; ++k) c.inv_sigma[k] = 1 / dim.sigma[k];
-    auto log_norm_of = [&](int k) {
-      return LogGaussMassFast((dom.low - dim.mu[k]) * c.inv_sigma[k], (dom.high - dim.mu[k]) * c.inv_sigma[k]);
-    };
     if (dom.type == ModelDomain::Type::kContinuous) {
       continuous.push_back(d);
-      c.offset.resize(k_count);
       double log_sigma = 0;
       for (int k = 0; k < k_count; ++k) {
-        c.log_norm[k] = log_norm_of(k);
         if (!omit_log_sigma) {
           log_sigma = k > 0 && dim.sigma[k] == dim.sigma[k - 1] ? log_sigma : std::log(dim.sigma[k]);
         }
-        c.offset[k] = -log_sigma - kHalfLog2Pi - c.log_norm[k];
+        base[k] -= log_sigma + kHalfLog2Pi;
+        fold_mass(k, (dom.low - dim.mu[k]) * c.inv_sigma[k], (dom.high - dim.mu[k]) * c.inv_sigma[k]);
       }
     } else {
       discrete.push_back(d);
@@ -384,17 +401,37 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       for (int k = 0; k < k_count; ++k) by_kernel[k] = {{dim.mu[k], dim.sigma[k]}, k};
       std::sort(by_kernel.begin(), by_kernel.end());
       c.kernel_class.resize(k_count);
-      double class_norm = 0;  // the domain mass is a function of (mu, sigma): once per class
+      // The domain mass is a function of (mu, sigma): once per class.
+      std::vector<double>& class_norm = ws.class_mass_of_domain;
+      class_norm.clear();
       for (int i = 0; i < k_count; ++i) {
         const int k = by_kernel[i].second;
         if (i == 0 || by_kernel[i].first != by_kernel[i - 1].first) {
           ++c.num_classes;
-          class_norm = log_norm_of(k);
+          const double a = (dom.low - dim.mu[k]) * c.inv_sigma[k];
+          const double b = (dom.high - dim.mu[k]) * c.inv_sigma[k];
+          // Central masses are multiplied in; others (NaN marks them) folded as logs.
+          class_norm.push_back(a <= 0 && b >= 0 ? GaussMassCentral(a, b) : std::nan(""));
         }
         c.kernel_class[k] = c.num_classes - 1;
-        c.log_norm[k] = class_norm;
+      }
+      for (int k = 0; k < k_count; ++k) {
+        const double m = class_norm[c.kernel_class[k]];
+        if (std::isnan(m)) {
+          base[k] -= LogGaussMassFast((dom.low - dim.mu[k]) * c.inv_sigma[k],
+                                      (dom.high - dim.mu[k]) * c.inv_sigma[k]);
+          continue;
+        }
+        domain_mass[k] *= m;
+        if (domain_mass[k] < kFoldBelow) {
+          base[k] -= std::log(domain_mass[k]);
+          domain_mass[k] = 1.0;
+        }
       }
     }
+  }
+  for (int k = 0; k < k_count; ++k) {
+    if (domain_mass[k] != 1.0) base[k] -= std::log(domain_mass[k]);
   }
 
   std::vector<double>& row = ws.row;
@@ -407,7 +444,7 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
   constexpr double kNotYet = 1.0;  // log masses are <= 0, so 1 marks "not computed"
   for (size_t i = 0; i < n; ++i) {
     // Exact and cheap: weights, continuous and categorical dimensions.
-    std::copy(log_w.begin(), log_w.end(), row.begin());
+    std::copy(base.begin(), base.end(), row.begin());
     bool outside = false;
     for (size_t d : continuous) {
       const MixtureDim& dim = dims[d];
@@ -416,10 +453,9 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       if (!(x >= dim.domain.low && x <= dim.domain.high)) outside = true;
       const double* mu = dim.mu.data();
       const double* inv = c.inv_sigma.data();
-      const double* off = c.offset.data();
       for (int k = 0; k < k_count; ++k) {
         const double z = (x - mu[k]) * inv[k];
-        row[k] += off[k] - 0.5 * z * z;
+        row[k] -= 0.5 * z * z;
       }
     }
     if (outside) continue;  // density 0 outside the domain
@@ -459,8 +495,7 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
         if (mass == kNotYet) {
           const MixtureDim& dim = dims[discrete[j]];
           const double inv = c.inv_sigma[k];
-          mass = LogGaussMassFast((cell_lo[j] - dim.mu[k]) * inv, (cell_hi[j] - dim.mu[k]) * inv) -
-                 c.log_norm[k];
+          mass = LogGaussMassFast((cell_lo[j] - dim.mu[k]) * inv, (cell_hi[j] - dim.mu[k]) * inv);
         }
         v += mass;
       }
@@ -474,8 +509,7 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
         const double inv = consts[discrete[j]].inv_sigma[k];
         const double zlo = (cell_lo[j] - dim.mu[k]) * inv, zhi = (cell_hi[j] - dim.mu[k]) * inv;
         const double dist = zlo > 0 ? zlo : (zhi < 0 ? -zhi : 0.0);
-        b += (dist > 0 ? -0.5 * dist * dist - 0.6931471805599453 : 0.0) -
-             consts[discrete[j]].log_norm[k];
+        b += dist > 0 ? -0.5 * dist * dist - 0.6931471805599453 : 0.0;
       }
       bound[k] = b;
       if (b > bound[k_best]) k_best = k;

@@ -113,22 +113,31 @@ double LogGaussMassFast(double a, double b) {
     a = -b;
     b = -t;
   }
-  if (b <= 0) {
+  if (b < 0) {
     if (a < kNdtrFastMin) return LogGaussMass(a, b);
     const double pb = NdtrNonPositive(b), pa = NdtrNonPositive(a);
     const double d = pb - pa;
     if (d > 1e-3 * pb) return std::log(d);  // cancellation < 1e-12 relative
     return LogGaussMass(a, b);
   }
-  // Central, as LogGaussMass (the same 8.3 sigma cut-off), with the fast tails.
+  // Central (an end at 0 included), as LogGaussMass (the same 8.3 sigma
+  // cut-off), with the fast tails.
   const double ta = a > -8.3 ? NdtrNonPositive(a) : 0.0;
   const double tb = b < 8.3 ? NdtrNonPositive(-b) : 0.0;
   if (ta == 0.0 && tb == 0.0) return -0.0;
   const double t = ta + tb;
   if (t <= 0.5) return std::log1p(-t);
-  // A narrow interval around 0 (a grid cell holding the kernel's mean):
-  // 1 - ta - tb would cancel, so the mass is summed from its two halves.
+  // A narrow interval around or at 0 (a grid cell holding the kernel's
+  // mean): 1 - ta - tb would cancel, so the mass is summed from its halves.
   return std::log(HalfMinusNdtr(a, ta) + HalfMinusNdtr(-b, tb));
+}
+
+double GaussMassCentral(double a, double b) {
+  const double ta = a > -8.3 ? NdtrNonPositive(a) : 0.0;
+  const double tb = b < 8.3 ? NdtrNonPositive(-b) : 0.0;
+  const double t = ta + tb;
+  if (t <= 0.5) return 1.0 - t;
+  return HalfMinusNdtr(a, ta) + HalfMinusNdtr(-b, tb);
 }
 
 double NdtriExp(double y) {

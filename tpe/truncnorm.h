@@ -20,6 +20,10 @@ double LogGaussMass(double a, double b);
 // a few ulp of Phi (glibc's erfc route of LogGaussMass is itself off by up
 // to ~90 ulp of Phi at x = -8, from rounding x / sqrt(2)).
 double LogGaussMassFast(double a, double b);
+// Phi(b) - Phi(a) for a <= 0 <= b (a kernel's mass over a domain that holds
+// its mean), to a few ulp; tails beyond 8.3 sigma count as 0, as in
+// LogGaussMass. REQUIRES: a <= 0 <= b.
+double GaussMassCentral(double a, double b);
 // x with log Phi(x) = y, for y <= 0 (y = 0 gives +inf, -inf gives -inf).
 double NdtriExp(double y);
 // q-quantile of the standard normal truncated to [a, b], q in [0, 1].
