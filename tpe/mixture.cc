@@ -279,6 +279,7 @@ struct LogPdfWorkspace {
   std::vector<double> base, domain_mass, class_mass_of_domain, row, bound;
   std::vector<DimConsts> consts;
   std::vector<std::vector<double>> class_mass;
+  std::vector<int> kept_kernels;
   std::vector<std::pair<std::pair<double, double>, int>> by_kernel;
 };
 
@@ -438,7 +439,9 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
   std::vector<double>& bound = ws.bound;
   row.resize(k_count);
   bound.resize(k_count);
-  std::vector<double> cell_lo(discrete.size()), cell_hi(discrete.size());
+  std::vector<std::pair<double, double>> cell(discrete.size());
+  std::vector<int>& kept_kernels = ws.kept_kernels;
+  kept_kernels.resize(k_count);
   if (ws.class_mass.size() < discrete.size()) ws.class_mass.resize(discrete.size());
   std::vector<std::vector<double>>& class_mass = ws.class_mass;
   constexpr double kNotYet = 1.0;  // log masses are <= 0, so 1 marks "not computed"
@@ -478,52 +481,59 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       continue;
     }
     // Discrete dimensions: the kernel's mass over the value's cell costs two
-    // erfc. Far kernels are bounded first (mass <= Phi(-d) <= e^{-d^2/2}/2
-    // at z-distance d) and skipped when the bound cannot matter.
+    // CDFs. Far kernels are bounded first (mass <= Phi(-d) <= e^{-d^2/2}/2
+    // at z-distance d) and dropped when the bound cannot matter: their terms
+    // are below an exact term by more than kNegligible, so the sum does not
+    // see them (nor are they summed: the log-sum-exp runs over the kept
+    // terms only, most of the kernels at 1,000 trials and more).
     for (size_t j = 0; j < discrete.size(); ++j) {
-      dims[discrete[j]].domain.Cell(points[discrete[j]][i], &cell_lo[j], &cell_hi[j]);
-    }
-    // Per point, each (mu, sigma) class's cell mass is computed at most once.
-    for (size_t j = 0; j < discrete.size(); ++j) {
-      class_mass[j].assign(consts[discrete[j]].num_classes, kNotYet);
+      const size_t d = discrete[j];
+      double cell_lo, cell_hi;
+      dims[d].domain.Cell(points[d][i], &cell_lo, &cell_hi);
+      const double* mu = dims[d].mu.data();
+      const double* inv = consts[d].inv_sigma.data();
+      const double* src = j == 0 ? row.data() : bound.data();
+      double* dst = bound.data();
+      for (int k = 0; k < k_count; ++k) {
+        const double zlo = (cell_lo - mu[k]) * inv[k], zhi = (cell_hi - mu[k]) * inv[k];
+        const double dist = std::max(zlo, 0.0) + std::max(-zhi, 0.0);  // zlo <= zhi: one is 0
+        dst[k] = src[k] + (dist > 0 ? -0.5 * dist * dist - 0.6931471805599453 : 0.0);
+      }
+      cell[j] = {cell_lo, cell_hi};
+      // Per point, each (mu, sigma) class's cell mass is computed at most once.
+      class_mass[j].assign(consts[d].num_classes, kNotYet);
     }
     auto exact = [&](int k) {
       double v = row[k];
       for (size_t j = 0; j < discrete.size(); ++j) {
-        const LogPdfWorkspace::DimConsts& c = consts[discrete[j]];
+        const size_t d = discrete[j];
+        const LogPdfWorkspace::DimConsts& c = consts[d];
         double& mass = class_mass[j][c.kernel_class[k]];
         if (mass == kNotYet) {
-          const MixtureDim& dim = dims[discrete[j]];
-          const double inv = c.inv_sigma[k];
-          mass = LogGaussMassFast((cell_lo[j] - dim.mu[k]) * inv, (cell_hi[j] - dim.mu[k]) * inv);
+          const double inv = c.inv_sigma[k], mu = dims[d].mu[k];
+          mass = LogGaussMassFast((cell[j].first - mu) * inv, (cell[j].second - mu) * inv);
         }
         v += mass;
       }
       return v;
     };
     int k_best = 0;
-    for (int k = 0; k < k_count; ++k) {
-      double b = row[k];
-      for (size_t j = 0; j < discrete.size(); ++j) {
-        const MixtureDim& dim = dims[discrete[j]];
-        const double inv = consts[discrete[j]].inv_sigma[k];
-        const double zlo = (cell_lo[j] - dim.mu[k]) * inv, zhi = (cell_hi[j] - dim.mu[k]) * inv;
-        const double dist = zlo > 0 ? zlo : (zhi < 0 ? -zhi : 0.0);
-        b += dist > 0 ? -0.5 * dist * dist - 0.6931471805599453 : 0.0;
-      }
-      bound[k] = b;
-      if (b > bound[k_best]) k_best = k;
+    for (int k = 1; k < k_count; ++k) {
+      if (bound[k] > bound[k_best]) k_best = k;
     }
     const double anchor = exact(k_best);
     const double threshold = anchor == -kInf ? -kInf : anchor - kNegligible;
+    // Kept kernels, in order, without a branch per kernel.
+    int kept = 0;
     for (int k = 0; k < k_count; ++k) {
-      if (k == k_best) {
-        bound[k] = anchor;
-      } else {
-        bound[k] = bound[k] < threshold ? -kInf : exact(k);
-      }
+      kept_kernels[kept] = k;
+      kept += bound[k] >= threshold;
     }
-    (*out)[i] = LogSumExp(bound.data(), k_count);
+    for (int t = 0; t < kept; ++t) {
+      const int k = kept_kernels[t];
+      bound[t] = k == k_best ? anchor : exact(k);
+    }
+    (*out)[i] = LogSumExp(bound.data(), kept);
   }
 }
 
