@@ -468,10 +468,28 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       std::vector<double>& lp = consts[d].log_probs[choice];
       if (lp.empty()) {
         lp.resize(k_count);
-        const int stride = dim.domain.num_choices;
-        for (int k = 0; k < k_count; ++k) {
-          const double* prob = &dim.probs[static_cast<size_t>(k) * stride + choice];
-          lp[k] = k > 0 && *prob == *(prob - stride) ? lp[k - 1] : std::log(*prob);
+        const size_t stride = dim.domain.num_choices;
+        const double* col = &dim.probs[choice];
+        // A column holds few distinct values (an observation's row is
+        // `base` except at its own choice; the prior's is uniform) that
+        // alternate from kernel to kernel: each pass takes the log of the
+        // first value not done yet and stores it wherever the value recurs,
+        // with a select rather than a branch. After a few passes, whatever
+        // is left gets its own log.
+        constexpr double kUnset = 1.0;  // log p <= 0
+        std::fill(lp.begin(), lp.end(), kUnset);
+        int next = 0;
+        for (int pass = 0;; ++pass) {
+          while (next < k_count && lp[next] != kUnset) ++next;
+          if (next == k_count) break;
+          if (pass == 4) {
+            for (int k = next; k < k_count; ++k) {
+              if (lp[k] == kUnset) lp[k] = std::log(col[k * stride]);
+            }
+            break;
+          }
+          const double v = col[next * stride], l = std::log(v);
+          for (int k = next; k < k_count; ++k) lp[k] = col[k * stride] == v ? l : lp[k];
         }
       }
       for (int k = 0; k < k_count; ++k) row[k] += lp[k];
