@@ -132,13 +132,11 @@ double LogGaussMassFast(double a, double b) {
   return std::log(HalfMinusNdtr(a, ta) + HalfMinusNdtr(-b, tb));
 }
 
-double GaussMassCentral(double a, double b) {
-  const double ta = a > -8.3 ? NdtrNonPositive(a) : 0.0;
-  const double tb = b < 8.3 ? NdtrNonPositive(-b) : 0.0;
-  const double t = ta + tb;
-  if (t <= 0.5) return 1.0 - t;
+namespace internal {
+double GaussMassNarrowCentral(double a, double b, double ta, double tb) {
   return HalfMinusNdtr(a, ta) + HalfMinusNdtr(-b, tb);
 }
+}  // namespace internal
 
 double NdtriExp(double y) {
   if (y >= 0) return kInf;
