@@ -327,6 +327,34 @@ class WorkspaceLease {
   std::unique_ptr<LogPdfWorkspace> ws_;
 };
 
+// Up to four continuous dimensions of one point: its coordinates and the
+// kernels' means and inverse widths.
+struct ContinuousGroup {
+  double x[4];
+  const double* mu[4];
+  const double* inv[4];
+};
+
+// dst[k] = src[k] - sum_j 0.5 z_j^2, z_j = (x_j - mu_j[k]) inv_j[k], the
+// terms subtracted one by one in order j = 0..N-1. dst may be src.
+template <int N>
+void SubtractHalfSquares(const ContinuousGroup& g, const double* src, double* dst, int k_count) {
+  auto term = [&](int k, double r) {
+    for (int j = 0; j < N; ++j) {
+      const double z = (g.x[j] - g.mu[j][k]) * g.inv[j][k];
+      r -= 0.5 * z * z;
+    }
+    return r;
+  };
+  // In place as its own loop: GCC's run-time overlap check would otherwise
+  // send src == dst to the scalar version.
+  if (src == dst) {
+    for (int k = 0; k < k_count; ++k) dst[k] = term(k, dst[k]);
+  } else {
+    for (int k = 0; k < k_count; ++k) dst[k] = term(k, src[k]);
+  }
+}
+
 }  // namespace
 
 void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
@@ -447,19 +475,29 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
   constexpr double kNotYet = 1.0;  // log masses are <= 0, so 1 marks "not computed"
   for (size_t i = 0; i < n; ++i) {
     // Exact and cheap: weights, continuous and categorical dimensions.
-    std::copy(base.begin(), base.end(), row.begin());
     bool outside = false;
-    for (size_t d : continuous) {
-      const MixtureDim& dim = dims[d];
-      const LogPdfWorkspace::DimConsts& c = consts[d];
-      const double x = dim.domain.ToModel(points[d][i]);
-      if (!(x >= dim.domain.low && x <= dim.domain.high)) outside = true;
-      const double* mu = dim.mu.data();
-      const double* inv = c.inv_sigma.data();
-      for (int k = 0; k < k_count; ++k) {
-        const double z = (x - mu[k]) * inv[k];
-        row[k] -= 0.5 * z * z;
+    // Up to four dimensions per pass over the kernels (same operations in
+    // the same order as one pass per dimension, less traffic on `row`).
+    const double* src = base.data();
+    for (size_t c0 = 0; c0 < continuous.size() || src == base.data(); c0 += 4) {
+      const size_t group = std::min<size_t>(4, continuous.size() - c0);
+      ContinuousGroup g;
+      for (size_t j = 0; j < group; ++j) {
+        const size_t d = continuous[c0 + j];
+        const double x = dims[d].domain.ToModel(points[d][i]);
+        if (!(x >= dims[d].domain.low && x <= dims[d].domain.high)) outside = true;
+        g.x[j] = x;
+        g.mu[j] = dims[d].mu.data();
+        g.inv[j] = consts[d].inv_sigma.data();
       }
+      switch (group) {
+        case 0: std::copy(src, src + k_count, row.data()); break;
+        case 1: SubtractHalfSquares<1>(g, src, row.data(), k_count); break;
+        case 2: SubtractHalfSquares<2>(g, src, row.data(), k_count); break;
+        case 3: SubtractHalfSquares<3>(g, src, row.data(), k_count); break;
+        default: SubtractHalfSquares<4>(g, src, row.data(), k_count); break;
+      }
+      src = row.data();
     }
     if (outside) continue;  // density 0 outside the domain
     for (size_t d : categorical) {
