@@ -141,6 +141,7 @@ void Log(const std::string& event, const std::string& fields) {
 StudyEngine::StudyEngine(std::unique_ptr<storage::TrialStore> store, EngineOptions options)
     : store_(std::move(store)), options_(std::move(options)), rng_(std::random_device{}()) {
   if (!options_.now_ms) options_.now_ms = SystemNowMs;
+  waiter_ = std::thread([this] { WaiterLoop(); });
 }
 
 StudyEngine::~StudyEngine() { Stop(); }
@@ -322,7 +323,13 @@ void StudyEngine::ApplyTrial(Study* study, const TrialRecord& r) {
   v.worker_id = r.worker_id;
   v.lease_token = r.lease_token;
   v.version = ++next_version_;
-  if (r.state == TrialState::kWaiting) trial_ready_cv_.notify_one();
+  if (r.state == TrialState::kWaiting) {
+    ++trials_made_waiting_;
+    if (!parked_acquires_.empty() && !serve_acquires_) {
+      serve_acquires_ = true;
+      waiter_cv_.notify_one();
+    }
+  }
   ++*CountFor(&study->counts, v.state);
   if (r.state == TrialState::kRunning && !r.lease_token.empty()) {
     leases_[r.lease_token] = {study->record.id, r.number};
@@ -353,6 +360,10 @@ void StudyEngine::NotifyChange() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     change_version_.fetch_add(1);
+    if (!parked_changes_.empty() && !serve_changes_) {
+      serve_changes_ = true;
+      waiter_cv_.notify_one();
+    }
   }
   changed_cv_.notify_all();
 }
@@ -627,6 +638,10 @@ absl::Status StudyEngine::ApplyCreated(Study* study, size_t first_provisional,
     ApplyTrial(study, t);
   }
   change_version_.fetch_add(1);
+  if (!parked_changes_.empty() && !serve_changes_) {
+    serve_changes_ = true;
+    waiter_cv_.notify_one();
+  }
   changed_cv_.notify_all();
   return absl::OkStatus();
 }
@@ -871,71 +886,226 @@ absl::StatusOr<std::vector<LeaseState>> StudyEngine::Heartbeat(
   return out;
 }
 
+std::vector<int64_t> StudyEngine::AcquireCandidates(const std::vector<std::string>& types,
+                                                    int64_t* lease_ms) {
+  std::vector<int64_t> candidates;
+  for (const auto& [id, study] : studies_) {
+    if (study->record.state != StudyState::kRunning || study->counts.waiting == 0) continue;
+    if (!types.empty() &&
+        std::find(types.begin(), types.end(), study->spec.objective_type) == types.end()) {
+      continue;
+    }
+    candidates.push_back(id);
+    // Leases last the longest lease_seconds among the candidates; the exact
+    // study is known only after the store picks the trial, and the first
+    // heartbeat sets the study's own deadline.
+    *lease_ms = std::max<int64_t>(*lease_ms, study->spec.lease_seconds * 1000LL);
+  }
+  return candidates;
+}
+
+absl::StatusOr<std::optional<Assignment>> StudyEngine::LeaseFrom(
+    const std::vector<int64_t>& candidates, int64_t lease_ms, const std::string& worker_id) {
+  const std::string token = NewToken();
+  const int64_t now = Now();
+  auto leased = store_->LeaseNextWaiting(candidates, worker_id, token, now + lease_ms, now);
+  if (!leased.ok()) return leased.status();
+  if (!leased->has_value()) return std::optional<Assignment>();
+  Assignment a;
+  a.trial = std::move(**leased);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = studies_.find(a.trial.study_id);
+    if (it != studies_.end()) {
+      ApplyTrial(it->second.get(), a.trial);
+      a.study_name = it->second->record.name;
+      a.objective_json = it->second->objective_json;
+    }
+  }
+  NotifyChange();
+  return std::optional<Assignment>(std::move(a));
+}
+
+uint64_t StudyEngine::AcquireTrialAsync(const std::string& worker_id,
+                                        const std::vector<std::string>& objective_types,
+                                        int64_t wait_ms, AcquireDone done) {
+  std::vector<int64_t> candidates;
+  int64_t lease_ms = 0;
+  uint64_t made_waiting = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_.load()) candidates = AcquireCandidates(objective_types, &lease_ms);
+    made_waiting = trials_made_waiting_;
+  }
+  if (!candidates.empty()) {
+    auto leased = LeaseFrom(candidates, lease_ms, worker_id);
+    if (!leased.ok() || leased->has_value()) {
+      done(std::move(leased));
+      return 0;
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (wait_ms <= 0 || stopping_.load()) {
+    lock.unlock();
+    done(std::optional<Assignment>());
+    return 0;
+  }
+  const uint64_t handle = next_handle_++;
+  parked_acquires_.emplace(handle, ParkedAcquire{worker_id, objective_types, deadline,
+                                                 std::move(done)});
+  // A trial that became WAITING since the look above found no waiter to serve.
+  const bool missed = trials_made_waiting_ != made_waiting;
+  if (missed) serve_acquires_ = true;
+  if (missed || deadline < waiter_wake_) waiter_cv_.notify_one();
+  return handle;
+}
+
+void StudyEngine::CancelAcquire(uint64_t handle) {
+  AcquireDone done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = parked_acquires_.find(handle);
+    if (it == parked_acquires_.end()) return;
+    done = std::move(it->second.done);
+    parked_acquires_.erase(it);
+  }
+  done(std::optional<Assignment>());
+}
+
 absl::StatusOr<std::optional<Assignment>> StudyEngine::AcquireTrial(
     const std::string& worker_id, const std::vector<std::string>& objective_types,
     int64_t wait_ms, const std::function<bool()>& cancelled) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  while (!stopping_.load()) {
+  struct Answer {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<absl::StatusOr<std::optional<Assignment>>> value;
+  };
+  auto answer = std::make_shared<Answer>();
+  const uint64_t handle = AcquireTrialAsync(
+      worker_id, objective_types, wait_ms,
+      [answer](absl::StatusOr<std::optional<Assignment>> result) {
+        std::lock_guard<std::mutex> lock(answer->mu);
+        answer->value = std::move(result);
+        answer->cv.notify_all();
+      });
+  std::unique_lock<std::mutex> lock(answer->mu);
+  while (!answer->value.has_value()) {
+    if (cancelled && cancelled()) {
+      lock.unlock();
+      CancelAcquire(handle);  // answers at once unless a trial is on its way
+      lock.lock();
+      answer->cv.wait(lock, [&] { return answer->value.has_value(); });
+      break;
+    }
+    answer->cv.wait_for(lock, std::chrono::milliseconds(250));
+  }
+  return std::move(*answer->value);
+}
+
+void StudyEngine::ServeParkedAcquires() {
+  while (true) {
+    uint64_t handle = 0;
+    ParkedAcquire parked;
     std::vector<int64_t> candidates;
-    uint64_t seen;
+    int64_t lease_ms = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      seen = change_version_.load();
-      for (const auto& [id, study] : studies_) {
-        if (study->record.state != StudyState::kRunning || study->counts.waiting == 0) continue;
-        if (!objective_types.empty() &&
-            std::find(objective_types.begin(), objective_types.end(),
-                      study->spec.objective_type) == objective_types.end()) {
-          continue;
-        }
-        candidates.push_back(id);
+      if (stopping_.load()) return;
+      auto it = parked_acquires_.begin();
+      for (; it != parked_acquires_.end(); ++it) {
+        lease_ms = 0;
+        candidates = AcquireCandidates(it->second.types, &lease_ms);
+        if (!candidates.empty()) break;
       }
+      if (it == parked_acquires_.end()) return;
+      handle = it->first;
+      parked = std::move(it->second);
+      parked_acquires_.erase(it);
     }
-    if (!candidates.empty()) {
-      const std::string token = NewToken();
-      std::shared_ptr<Study> study;
-      int64_t lease_ms = 0;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        // Leases last the longest lease_seconds among the candidates; the
-        // exact study is known only after the store picks the trial, and the
-        // first heartbeat sets the study's own deadline.
-        for (int64_t id : candidates) {
-          lease_ms = std::max<int64_t>(lease_ms, studies_[id]->spec.lease_seconds * 1000LL);
-        }
+    auto leased = LeaseFrom(candidates, lease_ms, parked.worker_id);
+    if (leased.ok() && !leased->has_value()) {
+      // Another call took it first (or it is not committed yet: its commit
+      // makes it WAITING again and wakes this thread). Back in its place.
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stopping_.load()) {
+        lock.unlock();
+        parked.done(std::optional<Assignment>());
+      } else {
+        parked_acquires_.emplace(handle, std::move(parked));
       }
-      auto leased = store_->LeaseNextWaiting(candidates, worker_id, token, Now() + lease_ms, Now());
-      if (!leased.ok()) return leased.status();
-      if (leased->has_value()) {
-        Assignment a;
-        a.trial = **leased;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          auto it = studies_.find(a.trial.study_id);
-          if (it != studies_.end()) {
-            study = it->second;
-            ApplyTrial(study.get(), a.trial);
-            a.study_name = study->record.name;
-            a.objective_json = study->objective_json;
-          }
-        }
-        NotifyChange();
-        return std::optional<Assignment>(std::move(a));
-      }
+      return;
     }
-    if (cancelled && cancelled()) break;
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) break;
-    const int64_t left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-    // Wake when a trial becomes WAITING (one waiter per trial, not a herd),
-    // and at least every 250 ms to notice a client that went away.
-    std::unique_lock<std::mutex> lock(mu_);
-    trial_ready_cv_.wait_for(lock, std::chrono::milliseconds(std::min<int64_t>(left, 250)), [&] {
-      return stopping_.load() || change_version_.load() != seen;
-    });
+    parked.done(std::move(leased));
   }
-  return std::optional<Assignment>();
+}
+
+bool StudyEngine::WaitForChangeAsync(uint64_t seen, int64_t timeout_ms,
+                                     std::function<void()> done, uint64_t* handle) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_.load() || change_version_.load() != seen) return false;
+  *handle = next_handle_++;
+  parked_changes_.emplace(*handle, ParkedChangeWait{seen, deadline, std::move(done)});
+  if (deadline < waiter_wake_) waiter_cv_.notify_one();
+  return true;
+}
+
+void StudyEngine::CancelWaitForChange(uint64_t handle) {
+  std::function<void()> done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = parked_changes_.find(handle);
+    if (it == parked_changes_.end()) return;
+    done = std::move(it->second.done);
+    parked_changes_.erase(it);
+  }
+  done();
+}
+
+void StudyEngine::WaiterLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_.load()) {
+    const auto now = std::chrono::steady_clock::now();
+    // Never sleep longer than a second, whatever the deadlines.
+    auto wake = now + std::chrono::seconds(1);
+    std::vector<AcquireDone> expired;
+    for (auto it = parked_acquires_.begin(); it != parked_acquires_.end();) {
+      if (it->second.deadline <= now) {
+        expired.push_back(std::move(it->second.done));
+        it = parked_acquires_.erase(it);
+      } else {
+        wake = std::min(wake, it->second.deadline);
+        ++it;
+      }
+    }
+    std::vector<std::function<void()>> changed;
+    const uint64_t version = change_version_.load();
+    for (auto it = parked_changes_.begin(); it != parked_changes_.end();) {
+      if (it->second.deadline <= now || it->second.seen != version) {
+        changed.push_back(std::move(it->second.done));
+        it = parked_changes_.erase(it);
+      } else {
+        wake = std::min(wake, it->second.deadline);
+        ++it;
+      }
+    }
+    serve_changes_ = false;
+    const bool serve = serve_acquires_ && !parked_acquires_.empty();
+    serve_acquires_ = false;
+    if (!expired.empty() || !changed.empty() || serve) {
+      lock.unlock();
+      for (auto& done : expired) done(std::optional<Assignment>());
+      for (auto& done : changed) done();
+      if (serve) ServeParkedAcquires();
+      lock.lock();
+      continue;
+    }
+    waiter_wake_ = wake;
+    waiter_cv_.wait_until(lock, wake);
+    waiter_wake_ = std::chrono::steady_clock::time_point::max();
+  }
 }
 
 absl::StatusOr<ProgressAction> StudyEngine::ReportProgress(const std::string& token, int64_t step,
@@ -1174,11 +1344,23 @@ void StudyEngine::Start() {
 }
 
 void StudyEngine::Stop() {
-  stopping_.store(true);
+  std::map<uint64_t, ParkedAcquire> acquires;
+  std::map<uint64_t, ParkedChangeWait> changes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_.store(true);
+    acquires.swap(parked_acquires_);
+    changes.swap(parked_changes_);
+    waiter_cv_.notify_all();
+  }
   sweep_cv_.notify_all();
   NotifyChange();
-  trial_ready_cv_.notify_all();
+  // Parked calls are answered now (acquires empty), so that a server's
+  // graceful shutdown does not wait for their deadlines.
+  for (auto& [handle, parked] : acquires) parked.done(std::optional<Assignment>());
+  for (auto& [handle, parked] : changes) parked.done();
   if (sweeper_.joinable()) sweeper_.join();
+  if (waiter_.joinable()) waiter_.join();
 }
 
 }  // namespace peftsearch::controller

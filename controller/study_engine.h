@@ -12,6 +12,7 @@
 #define PEFTSEARCH_CONTROLLER_STUDY_ENGINE_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -100,7 +101,8 @@ class StudyEngine {
       std::unique_ptr<storage::TrialStore> store, EngineOptions options);
   ~StudyEngine();
 
-  // Starts the lease sweeper thread. Stop() ends it and wakes long polls.
+  // Starts the lease sweeper thread. Stop() ends it and answers parked calls
+  // (acquires with nullopt); later acquires are answered nullopt at once.
   void Start();
   void Stop();
 
@@ -127,13 +129,37 @@ class StudyEngine {
   // past `seen` or `timeout_ms` passes. Returns the current value.
   uint64_t ChangeVersion() const;
   uint64_t WaitForChange(uint64_t seen, int64_t timeout_ms);
+  // WaitForChange without blocking: false (and `done` is not called) when the
+  // version has already moved past `seen` or the engine is stopping;
+  // otherwise `done` runs once, from the engine's waiter thread, when it
+  // moves, after `timeout_ms`, on Stop or on CancelWaitForChange, and
+  // `*handle` identifies the wait. No engine lock is held while it runs.
+  bool WaitForChangeAsync(uint64_t seen, int64_t timeout_ms, std::function<void()> done,
+                          uint64_t* handle);
+  void CancelWaitForChange(uint64_t handle);
+  // True once Stop() has begun.
+  bool stopping() const { return stopping_.load(); }
 
   // --------------------------------------------------------- WorkerService
   absl::StatusOr<std::string> RegisterWorker(const storage::WorkerRecord& worker);
   absl::StatusOr<std::vector<LeaseState>> Heartbeat(const std::string& worker_id,
                                                     const std::vector<std::string>& tokens);
-  // Waits up to `wait_ms` for a trial of one of `objective_types` (empty =
-  // any). nullopt when none came. `cancelled` is polled to end early.
+  // Leases a trial of one of `objective_types` (empty = any) to `worker_id`:
+  // at once when one is WAITING, otherwise as soon as one becomes WAITING
+  // within `wait_ms`. `done` is called exactly once, with the assignment, with
+  // nullopt (none came in time, CancelAcquire, or Stop) or with the store's
+  // error: inline when the answer is known now, else later from the engine's
+  // waiter thread. No engine lock is held while it runs; it must not block.
+  // Returns a handle for CancelAcquire (0 when `done` has already run).
+  using AcquireDone = std::function<void(absl::StatusOr<std::optional<Assignment>>)>;
+  uint64_t AcquireTrialAsync(const std::string& worker_id,
+                             const std::vector<std::string>& objective_types, int64_t wait_ms,
+                             AcquireDone done);
+  // Answers a parked AcquireTrialAsync with nullopt now. No-op when it has
+  // been answered already (or is being answered with a trial).
+  void CancelAcquire(uint64_t handle);
+  // AcquireTrialAsync for callers that can block (tests, tools): waits for the
+  // answer; `cancelled` is polled every 250 ms to end early.
   absl::StatusOr<std::optional<Assignment>> AcquireTrial(
       const std::string& worker_id, const std::vector<std::string>& objective_types,
       int64_t wait_ms, const std::function<bool()>& cancelled);
@@ -197,6 +223,20 @@ class StudyEngine {
   void DropProvisional(Study* study, size_t first);
   void NotifyChange();
   void SweepLoop();
+  // Studies with a WAITING trial of one of `types` (empty = any), and the
+  // longest lease among them. REQUIRES mu_.
+  std::vector<int64_t> AcquireCandidates(const std::vector<std::string>& types,
+                                         int64_t* lease_ms);
+  // Leases the next WAITING trial of `candidates`; nullopt when another call
+  // took the last one first.
+  absl::StatusOr<std::optional<Assignment>> LeaseFrom(const std::vector<int64_t>& candidates,
+                                                      int64_t lease_ms,
+                                                      const std::string& worker_id);
+  // The waiter thread: answers parked acquires when trials become WAITING,
+  // change waits when the version moves, and both at their deadlines.
+  void WaiterLoop();
+  // Leases WAITING trials to parked acquires, oldest first, while it can.
+  void ServeParkedAcquires();
 
   std::unique_ptr<storage::TrialStore> store_;
   EngineOptions options_;
@@ -206,10 +246,34 @@ class StudyEngine {
   std::map<std::string, int64_t> study_ids_;            // name -> id of studies_; mu_
   uint64_t use_clock_ = 0;                              // orders cache use; mu_
   std::map<std::string, std::pair<int64_t, int64_t>> leases_;  // token -> (study, number); mu_
-  std::condition_variable changed_cv_;      // any change (watchers)
-  std::condition_variable trial_ready_cv_;  // a trial became WAITING (long polls)
+  std::condition_variable changed_cv_;      // any change (WaitForChange)
   uint64_t next_version_ = 0;               // guarded by mu_
   std::atomic<uint64_t> change_version_{0};
+
+  // Parked calls: nothing blocks a caller's thread while it waits (the gRPC
+  // handlers are reactors); the waiter thread answers them.
+  struct ParkedAcquire {
+    std::string worker_id;
+    std::vector<std::string> types;
+    std::chrono::steady_clock::time_point deadline;
+    AcquireDone done;
+  };
+  struct ParkedChangeWait {
+    uint64_t seen;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void()> done;
+  };
+  std::map<uint64_t, ParkedAcquire> parked_acquires_;    // by handle = arrival order; mu_
+  std::map<uint64_t, ParkedChangeWait> parked_changes_;  // mu_
+  uint64_t next_handle_ = 1;                             // mu_
+  uint64_t trials_made_waiting_ = 0;  // counts ApplyTrial's WAITING trials; mu_
+  bool serve_acquires_ = false;       // a trial became WAITING while some were parked; mu_
+  bool serve_changes_ = false;        // the version moved while waits were parked; mu_
+  // When the waiter thread wakes; max while it is not asleep. mu_
+  std::chrono::steady_clock::time_point waiter_wake_ =
+      std::chrono::steady_clock::time_point::max();
+  std::condition_variable waiter_cv_;
+  std::thread waiter_;
 
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
