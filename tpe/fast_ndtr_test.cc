@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace peftsearch {
 namespace tpe {
@@ -43,6 +45,38 @@ TEST(FastNdtrTest, AgreesWithErfc) {
     EXPECT_NEAR(NdtrNonPositive(x), want, tol) << x;
   }
 }
+
+#if defined(__SSE2__) && defined(__x86_64__)
+// The two-lane version must give the scalar version's bits exactly.
+TEST(FastNdtrTest, TwoLanesBitIdentical) {
+  uint64_t state = 12345;
+  auto next = [&]() {  // xorshift in [0, 1)
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return (state >> 11) * (1.0 / 9007199254740992.0);
+  };
+  for (int i = 0; i < 100000; ++i) {
+    const double x0 = kNdtrFastMin * next(), x1 = i < 69 ? -i / 8.0 : kNdtrFastMin * next();
+    double got[2];
+    _mm_storeu_pd(got, NdtrNonPositive2(_mm_set_pd(x1, x0)));
+    const double want0 = NdtrNonPositive(x0), want1 = NdtrNonPositive(x1);
+    ASSERT_EQ(std::memcmp(&got[0], &want0, sizeof want0), 0) << x0;
+    ASSERT_EQ(std::memcmp(&got[1], &want1, sizeof want1), 0) << x1;
+  }
+}
+
+TEST(FastNdtrTest, ExpTwoLanesBitIdentical) {
+  for (double x = -800; x <= 0; x += 0.0123) {
+    const double y = x == -800 ? -INFINITY : -x * 1e-3;
+    double got[2];
+    _mm_storeu_pd(got, ExpNonPositive2(_mm_set_pd(y, x)));
+    const double want0 = ExpNonPositive(x), want1 = ExpNonPositive(y);
+    ASSERT_EQ(std::memcmp(&got[0], &want0, sizeof want0), 0) << x;
+    ASSERT_EQ(std::memcmp(&got[1], &want1, sizeof want1), 0) << y;
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace tpe

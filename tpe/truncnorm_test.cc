@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 namespace peftsearch {
 namespace tpe {
@@ -83,6 +84,26 @@ TEST(TruncNormTest, GaussMassCentral) {
     }
   }
 }
+
+#if defined(__SSE2__) && defined(__x86_64__)
+TEST(TruncNormTest, GaussMassCentralTwoLanesBitIdentical) {
+  const double as[] = {-9.0, -8.3, -8.29, -5.0, -1.0, -0.3, -1e-3, 0.0};
+  const double bs[] = {0.0, 1e-3, 0.2, 1.0, 4.0, 8.29, 8.3, 9.0};
+  for (double a0 : as) {
+    for (double b0 : bs) {
+      for (double a1 : as) {
+        for (double b1 : bs) {
+          double got[2];
+          _mm_storeu_pd(got, GaussMassCentral2(_mm_set_pd(a1, a0), _mm_set_pd(b1, b0)));
+          const double want0 = GaussMassCentral(a0, b0), want1 = GaussMassCentral(a1, b1);
+          ASSERT_EQ(std::memcmp(&got[0], &want0, sizeof want0), 0) << a0 << " " << b0;
+          ASSERT_EQ(std::memcmp(&got[1], &want1, sizeof want1), 0) << a1 << " " << b1;
+        }
+      }
+    }
+  }
+}
+#endif
 
 TEST(TruncNormTest, NdtriExp) {
   ExpectClose(NdtriExp(-1e-10), 6.361340902411735, 1e-8);
