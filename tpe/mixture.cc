@@ -279,7 +279,7 @@ struct LogPdfWorkspace {
   std::vector<double> base, domain_mass, class_mass_of_domain, row, bound;
   std::vector<DimConsts> consts;
   std::vector<std::vector<double>> class_mass;
-  std::vector<int> kept_kernels;
+  std::vector<int> kept_kernels, todo;
   std::vector<std::pair<std::pair<double, double>, int>> by_kernel;
 };
 
@@ -618,9 +618,48 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       kept_kernels[kept] = k;
       kept += bound[k] >= threshold;
     }
+    // The cell masses the kept kernels need, once per class, in pairs.
+    constexpr double kPending = 2.0;
+    for (size_t j = 0; j < discrete.size(); ++j) {
+      const size_t d = discrete[j];
+      const int* kernel_class = consts[d].kernel_class.data();
+      double* mass = class_mass[j].data();
+      std::vector<int>& todo = ws.todo;  // one kernel of each class to compute
+      todo.clear();
+      for (int t = 0; t < kept; ++t) {
+        const int k = kept_kernels[t];
+        if (mass[kernel_class[k]] == kNotYet) {
+          mass[kernel_class[k]] = kPending;
+          todo.push_back(k);
+        }
+      }
+      const double lo = cell[j].first, hi = cell[j].second;
+      const double* mu = dims[d].mu.data();
+      const double* inv = consts[d].inv_sigma.data();
+      size_t q = 0;
+#if defined(__SSE2__) && defined(__x86_64__)
+      for (; q + 1 < todo.size(); q += 2) {
+        const int k0 = todo[q], k1 = todo[q + 1];
+        const __m128d m = _mm_set_pd(mu[k1], mu[k0]), iv = _mm_set_pd(inv[k1], inv[k0]);
+        double lm[2];
+        LogGaussMassFast2(_mm_mul_pd(_mm_sub_pd(_mm_set1_pd(lo), m), iv),
+                          _mm_mul_pd(_mm_sub_pd(_mm_set1_pd(hi), m), iv), lm);
+        mass[kernel_class[k0]] = lm[0];
+        mass[kernel_class[k1]] = lm[1];
+      }
+#endif
+      for (; q < todo.size(); ++q) {
+        const int k = todo[q];
+        mass[kernel_class[k]] = LogGaussMassFast((lo - mu[k]) * inv[k], (hi - mu[k]) * inv[k]);
+      }
+    }
     for (int t = 0; t < kept; ++t) {
       const int k = kept_kernels[t];
-      bound[t] = k == k_best ? anchor : exact(k);
+      double v = row[k];  // as exact(k)
+      for (size_t j = 0; j < discrete.size(); ++j) {
+        v += class_mass[j][consts[discrete[j]].kernel_class[k]];
+      }
+      bound[t] = k == k_best ? anchor : v;
     }
     (*out)[i] = LogSumExp(bound.data(), kept);
   }

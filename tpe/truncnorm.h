@@ -6,6 +6,8 @@
 #ifndef PEFTSEARCH_TPE_TRUNCNORM_H_
 #define PEFTSEARCH_TPE_TRUNCNORM_H_
 
+#include <cmath>
+
 #include "tpe/fast_ndtr.h"
 
 namespace peftsearch {
@@ -57,6 +59,35 @@ inline __m128d GaussMassCentral2(__m128d a, __m128d b) {
   _mm_storeu_pd(av, a);
   _mm_storeu_pd(bv, b);
   return _mm_set_pd(GaussMassCentral(av[1], bv[1]), GaussMassCentral(av[0], bv[0]));
+}
+
+// LogGaussMassFast of two lanes into out[0..1], bit-identical to it: the
+// common case (both lanes in one tail, within NdtrNonPositive's range, the
+// difference of CDFs safe) with NdtrNonPositive2, anything else by the
+// scalar function.
+inline void LogGaussMassFast2(__m128d a, __m128d b, double out[2]) {
+  const __m128d zero = _mm_setzero_pd(), sign = _mm_set1_pd(-0.0);
+  const __m128d mirror = _mm_cmpgt_pd(a, zero);  // right tail: (a, b) -> (-b, -a)
+  const __m128d ma = _mm_or_pd(_mm_and_pd(mirror, _mm_xor_pd(b, sign)), _mm_andnot_pd(mirror, a));
+  const __m128d mb = _mm_or_pd(_mm_and_pd(mirror, _mm_xor_pd(a, sign)), _mm_andnot_pd(mirror, b));
+  const __m128d ok = _mm_and_pd(_mm_and_pd(_mm_cmplt_pd(a, b), _mm_cmplt_pd(mb, zero)),
+                                _mm_cmpge_pd(ma, _mm_set1_pd(kNdtrFastMin)));
+  if (_mm_movemask_pd(ok) == 3) {
+    const __m128d pb = NdtrNonPositive2(mb), pa = NdtrNonPositive2(ma);
+    const __m128d d = _mm_sub_pd(pb, pa);
+    if (_mm_movemask_pd(_mm_cmpgt_pd(d, _mm_mul_pd(_mm_set1_pd(1e-3), pb))) == 3) {
+      double dv[2];
+      _mm_storeu_pd(dv, d);
+      out[0] = std::log(dv[0]);
+      out[1] = std::log(dv[1]);
+      return;
+    }
+  }
+  double av[2], bv[2];
+  _mm_storeu_pd(av, a);
+  _mm_storeu_pd(bv, b);
+  out[0] = LogGaussMassFast(av[0], bv[0]);
+  out[1] = LogGaussMassFast(av[1], bv[1]);
 }
 #endif
 

@@ -103,6 +103,24 @@ TEST(TruncNormTest, GaussMassCentralTwoLanesBitIdentical) {
     }
   }
 }
+
+TEST(TruncNormTest, LogGaussMassFastTwoLanesBitIdentical) {
+  const double as[] = {-40, -9, -8.4, -3, -1, -0.01, 0, 0.01, 0.5, 2, 8.2, 39};
+  const double ws[] = {0, 1e-6, 1e-3, 0.1, 1.0, 5.0};
+  for (double a0 : as) {
+    for (double w0 : ws) {
+      for (double a1 : as) {
+        for (double w1 : ws) {
+          double got[2];
+          LogGaussMassFast2(_mm_set_pd(a1, a0), _mm_set_pd(a1 + w1, a0 + w0), got);
+          const double want0 = LogGaussMassFast(a0, a0 + w0), want1 = LogGaussMassFast(a1, a1 + w1);
+          ASSERT_EQ(std::memcmp(&got[0], &want0, sizeof want0), 0) << a0 << " " << w0;
+          ASSERT_EQ(std::memcmp(&got[1], &want1, sizeof want1), 0) << a1 << " " << w1;
+        }
+      }
+    }
+  }
+}
 #endif
 
 TEST(TruncNormTest, NdtriExp) {
