@@ -71,7 +71,10 @@ class SqliteDb {
   absl::StatusOr<std::unique_ptr<Statement>> Prepare(std::string_view sql);
   // A prepared statement kept for the life of the connection, reset and ready
   // to bind. Hot paths use this to skip re-parsing SQL on every call.
+  // REQUIRES: `sql` comes from a small fixed set; values are bound, never
+  // spliced into the text, or the cache grows with every new value.
   absl::StatusOr<Statement*> Cached(const std::string& sql);
+  size_t CachedCount() const { return cache_.size(); }
   // Resets every cached statement. A statement left mid-step keeps its read
   // transaction open, pinning an old snapshot on a WAL reader; callers reset
   // after each unit of work.

@@ -562,18 +562,25 @@ absl::StatusOr<std::optional<TrialRecord>> TrialStore::LeaseNextWaiting(
     const std::string& lease_token, int64_t deadline_ms, int64_t now_ms) {
   std::optional<TrialRecord> leased;
   RETURN_IF_ERROR(Write([&](SqliteDb* db) -> absl::Status {
+    // The ids travel as one bound JSON array, not spliced into the SQL: every
+    // distinct text stays prepared in the connection's cache, and one text
+    // per set of running studies grew the controller ~16 KiB per study.
     std::string sql = absl::StrCat(
         "SELECT ", kTrialColumns, " FROM trials WHERE state = ", int(TrialState::kWaiting),
         " AND study_id IN (SELECT id FROM studies WHERE state = ", int(StudyState::kRunning));
+    std::string ids_json;
     if (!study_ids.empty()) {
-      absl::StrAppend(&sql, " AND id IN (");
+      absl::StrAppend(&sql, " AND id IN (SELECT value FROM json_each(?))");
+      ids_json = "[";
       for (size_t i = 0; i < study_ids.size(); ++i) {
-        absl::StrAppend(&sql, i ? "," : "", study_ids[i]);
+        absl::StrAppend(&ids_json, i ? "," : "", study_ids[i]);
       }
-      absl::StrAppend(&sql, ")");
+      ids_json += "]";
     }
     absl::StrAppend(&sql, ") ORDER BY id LIMIT 1");
-    ASSIGN_OR_RETURN(candidate, QueryOneTrial(db, sql, [](Statement*) {}));
+    ASSIGN_OR_RETURN(candidate, QueryOneTrial(db, sql, [&](Statement* s) {
+                       if (!ids_json.empty()) s->Bind(1, ids_json);
+                     }));
     if (!candidate.has_value()) return absl::OkStatus();
     ASSIGN_OR_RETURN(update, db->Cached("UPDATE trials SET state = ?, worker_id = ?, "
                                         "lease_token = ?, lease_deadline_ms = ?, started_ms = ? "
@@ -834,10 +841,10 @@ absl::StatusOr<std::vector<TrialRecord>> TrialStore::ListTrials(int64_t study_id
     std::string sql = absl::StrCat("SELECT ", kTrialColumns,
                                    " FROM trials WHERE study_id = ? AND number > ?");
     if (state.has_value()) absl::StrAppend(&sql, " AND state = ", static_cast<int>(*state));
-    absl::StrAppend(&sql, " ORDER BY number");
-    if (limit > 0) absl::StrAppend(&sql, " LIMIT ", limit);
+    absl::StrAppend(&sql, " ORDER BY number LIMIT ?");  // -1: no limit
     ASSIGN_OR_RETURN(trials, QueryTrials(db, sql, [&](Statement* s) {
                        s->Bind(1, study_id).Bind(2, after_number);
+                       s->Bind(3, static_cast<int64_t>(limit > 0 ? limit : -1));
                      }));
     if (include_intermediate) {
       for (TrialRecord& t : trials) RETURN_IF_ERROR(LoadIntermediate(db, &t));
@@ -1046,13 +1053,14 @@ absl::StatusOr<std::vector<EventRecord>> TrialStore::EventsAfter(int64_t study_i
                                                                  int64_t after_seq, int limit) {
   std::vector<EventRecord> out;
   RETURN_IF_ERROR(Read([&](SqliteDb* db) -> absl::Status {
+    // Two texts only (values are bound): see LeaseNextWaiting.
     std::string sql = "SELECT seq, study_id, trial_number, kind, state, value, unix_ms FROM events "
                       "WHERE seq > ?";
-    if (study_id != 0) absl::StrAppend(&sql, " AND study_id = ", study_id);
-    absl::StrAppend(&sql, " ORDER BY seq");
-    if (limit > 0) absl::StrAppend(&sql, " LIMIT ", limit);
+    if (study_id != 0) absl::StrAppend(&sql, " AND study_id = ?3");
+    absl::StrAppend(&sql, " ORDER BY seq LIMIT ?2");  // -1: no limit
     ASSIGN_OR_RETURN(stmt, db->Cached(sql));
-    stmt->Bind(1, after_seq);
+    stmt->Bind(1, after_seq).Bind(2, static_cast<int64_t>(limit > 0 ? limit : -1));
+    if (study_id != 0) stmt->Bind(3, study_id);
     while (true) {
       ASSIGN_OR_RETURN(row, stmt->Step());
       if (!row) break;
@@ -1069,6 +1077,19 @@ absl::StatusOr<std::vector<EventRecord>> TrialStore::EventsAfter(int64_t study_i
     return absl::OkStatus();
   }));
   return out;
+}
+
+size_t TrialStore::CachedStatementCount() {
+  size_t count = 0;
+  {
+    std::lock_guard<std::mutex> lock(writer_db_mu_);
+    count += writer_db_->CachedCount();
+  }
+  if (reader_db_ != nullptr) {
+    std::lock_guard<std::mutex> lock(reader_db_mu_);
+    count += reader_db_->CachedCount();
+  }
+  return count;
 }
 
 absl::StatusOr<std::string> TrialStore::IntegrityCheck() {

@@ -196,6 +196,9 @@ class TrialStore {
 
   // "ok", or SQLite's description of the damage.
   absl::StatusOr<std::string> IntegrityCheck();
+  // Prepared statements kept by both connections. It must not grow with the
+  // number of studies or trials (tests check this).
+  size_t CachedStatementCount();
 
  private:
   struct Writer;

@@ -84,6 +84,61 @@ TEST_F(TrialStoreTest, FinalSummaryOnlyForFinishedStudies) {
   EXPECT_EQ(store_->ListStudies()->front().final_json, R"({"complete":1})");
 }
 
+// Every query a controller makes per study, for study after study: the
+// connections' prepared-statement caches must stop growing after the first
+// (they once kept one statement per set of study ids, ~16 KiB per study).
+TEST(TrialStoreCacheTest, PreparedStatementsDoNotGrowWithStudies) {
+  auto store = TrialStore::Open(TempDbPath("stmt_cache"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  size_t after_first = 0;
+  for (int s = 0; s < 20; ++s) {
+    auto study = (*store)->CreateStudy("s" + std::to_string(s), "{}", kNow);
+    ASSERT_TRUE(study.ok()) << study.status();
+    ASSERT_TRUE((*store)->CreateTrial(study->id, 0, "{}", TrialState::kWaiting, kNow).ok());
+    const std::string token = "t" + std::to_string(s);
+    auto leased = (*store)->LeaseNextWaiting({study->id}, "w", token, kNow + 1000, kNow);
+    ASSERT_TRUE(leased.ok()) << leased.status();
+    ASSERT_TRUE(leased->has_value()) << "the id filter finds the study's trial";
+    EXPECT_EQ((**leased).study_id, study->id);
+    ASSERT_TRUE((*store)->FinishLeasedTrial(token, Complete(s), kNow).ok());
+    ASSERT_TRUE((*store)->ListTrials(study->id, std::nullopt, -1, 10 + s, false).ok());
+    ASSERT_TRUE((*store)->ListTrials(study->id, TrialState::kComplete, -1, 0, false).ok());
+    auto events = (*store)->EventsAfter(study->id, 0, 5 + s);
+    ASSERT_TRUE(events.ok()) << events.status();
+    EXPECT_FALSE(events->empty());
+    for (const EventRecord& e : *events) EXPECT_EQ(e.study_id, study->id);
+    ASSERT_TRUE((*store)->EventsAfter(0, 0, 0).ok());
+    ASSERT_TRUE((*store)->SetStudyState(study->id, StudyState::kComplete, "study_complete", kNow)
+                    .ok());
+    if (s == 0) after_first = (*store)->CachedStatementCount();
+  }
+  EXPECT_GT(after_first, 0u);
+  EXPECT_EQ((*store)->CachedStatementCount(), after_first);
+}
+
+TEST_F(TrialStoreTest, LeaseFiltersByAListOfStudies) {
+  std::vector<int64_t> ids = {study_id_};
+  for (int s = 0; s < 3; ++s) {
+    auto other = store_->CreateStudy("o" + std::to_string(s), "{}", kNow);
+    ASSERT_TRUE(other.ok());
+    ids.push_back(other->id);
+    ASSERT_TRUE(store_->CreateTrial(other->id, 0, "{}", TrialState::kWaiting, kNow).ok());
+  }
+  // Only the last two studies are asked for: their trials, oldest first.
+  auto first = store_->LeaseNextWaiting({ids[3], ids[2]}, "w", "a", kNow + 1000, kNow);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((**first).study_id, ids[2]);
+  auto second = store_->LeaseNextWaiting({ids[3], ids[2]}, "w", "b", kNow + 1000, kNow);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ((**second).study_id, ids[3]);
+  auto none = store_->LeaseNextWaiting({ids[3], ids[2]}, "w", "c", kNow + 1000, kNow);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto any = store_->LeaseNextWaiting({}, "w", "d", kNow + 1000, kNow);
+  ASSERT_TRUE(any.ok() && any->has_value());
+  EXPECT_EQ((**any).study_id, ids[1]);
+}
+
 TEST_F(TrialStoreTest, TrialNumbersCountUpPerStudy) {
   auto other = store_->CreateStudy("other", "{}", kNow);
   ASSERT_TRUE(other.ok());
