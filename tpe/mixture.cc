@@ -173,20 +173,21 @@ void LogPdf1dContinuous(const Mixture& mix, const std::vector<double>& xs, std::
     nbase[j] = base[k];
     base_max = std::max(base_max, base[k]);
   }
-  std::vector<double> terms;
-  terms.reserve(k_count);
+  // Written by index, not push_back: GCC stopped inlining push_back here
+  // once this file grew, and the call per term cost ~6% of a suggestion.
+  std::vector<double> terms(k_count);
   for (size_t i = 0; i < xs.size(); ++i) {
     const double x = dom.ToModel(xs[i]);
     if (!(x >= dom.low && x <= dom.high)) {
       (*out)[i] = -kInf;
       continue;
     }
-    terms.clear();
+    size_t n_terms = 0;
     double anchor = -kInf;
     for (int k : wide) {
       const double z = (x - dim.mu[k]) * inv[k];
-      terms.push_back(base[k] - 0.5 * z * z);
-      anchor = std::max(anchor, terms.back());
+      terms[n_terms] = base[k] - 0.5 * z * z;
+      anchor = std::max(anchor, terms[n_terms++]);
     }
     const size_t pos = std::lower_bound(nmu.begin(), nmu.end(), x) - nmu.begin();
     for (size_t j : {pos, pos - 1}) {
@@ -204,9 +205,9 @@ void LogPdf1dContinuous(const Mixture& mix, const std::vector<double>& xs, std::
     }
     for (size_t j = lo; j < hi; ++j) {
       const double z = (x - nmu[j]) * ninv[j];
-      terms.push_back(nbase[j] - 0.5 * z * z);
+      terms[n_terms++] = nbase[j] - 0.5 * z * z;
     }
-    (*out)[i] = LogSumExp(terms.data(), static_cast<int>(terms.size()));
+    (*out)[i] = LogSumExp(terms.data(), static_cast<int>(n_terms));
   }
 }
 
