@@ -112,6 +112,19 @@ double LogSumExp(const double* row, int n) {
   if (m == -kInf) return -kInf;
   double s[4] = {0, 0, 0, 0};
   k = 0;
+#if defined(__SSE2__) && defined(__x86_64__)
+  // The same four sums, two lanes each: bit-identical to the loop below.
+  {
+    const __m128d mm = _mm_set1_pd(m);
+    __m128d s01 = _mm_setzero_pd(), s23 = _mm_setzero_pd();
+    for (; k + 3 < n; k += 4) {
+      s01 = _mm_add_pd(s01, ExpNonPositive2(_mm_sub_pd(_mm_loadu_pd(row + k), mm)));
+      s23 = _mm_add_pd(s23, ExpNonPositive2(_mm_sub_pd(_mm_loadu_pd(row + k + 2), mm)));
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+  }
+#endif
   for (; k + 3 < n; k += 4) {
     s[0] += ExpNonPositive(row[k] - m);
     s[1] += ExpNonPositive(row[k + 1] - m);
