@@ -284,6 +284,7 @@ struct LogPdfWorkspace {
     // cell masses; many do (observations repeat grid values, and the Scott
     // bandwidth gives every observation the same sigma).
     std::vector<int> kernel_class;
+    std::vector<int> class_rep;  // a kernel of each class
     int num_classes = 0;
     std::vector<std::vector<double>> log_probs;  // categorical: per choice, per kernel (lazy)
   };
@@ -475,6 +476,7 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       for (int k = 0; k < k_count; ++k) by_kernel[k] = {{dim.mu[k], dim.sigma[k]}, k};
       std::sort(by_kernel.begin(), by_kernel.end());
       c.kernel_class.resize(k_count);
+      c.class_rep.clear();
       // The domain mass is a function of (mu, sigma): once per class.
       std::vector<double>& class_norm = ws.class_mass_of_domain;
       class_norm.clear();
@@ -482,6 +484,7 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
         const int k = by_kernel[i].second;
         if (i == 0 || by_kernel[i].first != by_kernel[i - 1].first) {
           ++c.num_classes;
+          c.class_rep.push_back(k);
           const double a = (dom.low - dim.mu[k]) * c.inv_sigma[k];
           const double b = (dom.high - dim.mu[k]) * c.inv_sigma[k];
           // Central masses are multiplied in; others (NaN marks them) folded as logs.
@@ -638,15 +641,22 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       const size_t d = discrete[j];
       const int* kernel_class = consts[d].kernel_class.data();
       double* mass = class_mass[j].data();
-      std::vector<int>& todo = ws.todo;  // one kernel of each class to compute
-      todo.clear();
+      // Mark the classes needed, then list one kernel of each marked class:
+      // two passes without a branch (first sightings are unpredictable).
       for (int t = 0; t < kept; ++t) {
-        const int k = kept_kernels[t];
-        if (mass[kernel_class[k]] == kNotYet) {
-          mass[kernel_class[k]] = kPending;
-          todo.push_back(k);
-        }
+        double& m = mass[kernel_class[kept_kernels[t]]];
+        m = m == kNotYet ? kPending : m;
       }
+      std::vector<int>& todo = ws.todo;  // one kernel of each class to compute
+      const int num_classes = consts[d].num_classes;
+      todo.resize(num_classes);
+      const int* class_rep = consts[d].class_rep.data();
+      int n_todo = 0;
+      for (int c = 0; c < num_classes; ++c) {
+        todo[n_todo] = class_rep[c];
+        n_todo += mass[c] == kPending;
+      }
+      todo.resize(n_todo);
       const double lo = cell[j].first, hi = cell[j].second;
       const double* mu = dims[d].mu.data();
       const double* inv = consts[d].inv_sigma.data();
@@ -667,13 +677,29 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
         mass[kernel_class[k]] = LogGaussMassFast((lo - mu[k]) * inv[k], (hi - mu[k]) * inv[k]);
       }
     }
-    for (int t = 0; t < kept; ++t) {
-      const int k = kept_kernels[t];
-      double v = row[k];  // as exact(k)
+    constexpr size_t kMaxHoisted = 4;
+    if (discrete.size() <= kMaxHoisted) {
+      const int* kernel_class[kMaxHoisted];
+      const double* mass[kMaxHoisted];
       for (size_t j = 0; j < discrete.size(); ++j) {
-        v += class_mass[j][consts[discrete[j]].kernel_class[k]];
+        kernel_class[j] = consts[discrete[j]].kernel_class.data();
+        mass[j] = class_mass[j].data();
       }
-      bound[t] = k == k_best ? anchor : v;
+      for (int t = 0; t < kept; ++t) {
+        const int k = kept_kernels[t];
+        double v = row[k];  // as exact(k)
+        for (size_t j = 0; j < discrete.size(); ++j) v += mass[j][kernel_class[j][k]];
+        bound[t] = k == k_best ? anchor : v;
+      }
+    } else {
+      for (int t = 0; t < kept; ++t) {
+        const int k = kept_kernels[t];
+        double v = row[k];  // as exact(k)
+        for (size_t j = 0; j < discrete.size(); ++j) {
+          v += class_mass[j][consts[discrete[j]].kernel_class[k]];
+        }
+        bound[t] = k == k_best ? anchor : v;
+      }
     }
     (*out)[i] = LogSumExp(bound.data(), kept);
   }
