@@ -279,7 +279,8 @@ absl::Status Authorizer::CheckLease(const Principal& caller, const std::string& 
   return s;
 }
 
-absl::StatusOr<Principal> AuthorizeCall(Authorizer* auth, const grpc::ServerContext* context,
+absl::StatusOr<Principal> AuthorizeCall(Authorizer* auth,
+                                        const grpc::ServerContextBase* context,
                                         std::string_view method) {
   if (auth == nullptr) return Principal{};
   std::optional<std::string_view> authorization;

@@ -31,7 +31,7 @@
 #include "storage/trial_store.h"
 
 namespace grpc {
-class ServerContext;
+class ServerContextBase;
 }
 
 namespace peftsearch::controller {
@@ -116,7 +116,8 @@ class Authorizer {
 
 // For handlers: authorises the call in `context` for `method`. A null `auth`
 // means auth is off (an anonymous admin).
-absl::StatusOr<Principal> AuthorizeCall(Authorizer* auth, const grpc::ServerContext* context,
+absl::StatusOr<Principal> AuthorizeCall(Authorizer* auth,
+                                        const grpc::ServerContextBase* context,
                                         std::string_view method);
 
 }  // namespace peftsearch::controller

@@ -83,8 +83,9 @@ absl::Status RunServer(const ServerOptions& options, const std::function<void()>
   auth_options.require_auth = options.require_auth;
   auth_options.require_worker_client_cert = !options.tls_client_ca.empty();
   Authorizer authorizer((*engine)->store(), auth_options);
-  StudyServiceImpl study_service(engine->get(), &authorizer);
-  WorkerServiceImpl worker_service(engine->get(), &authorizer);
+  HandlerPool handler_pool(options.handler_threads);
+  StudyServiceImpl study_service(engine->get(), &authorizer, &handler_pool);
+  WorkerServiceImpl worker_service(engine->get(), &authorizer, &handler_pool);
 
   const bool tls = !options.tls_cert.empty();
   const bool auth = authorizer.Enabled();
@@ -109,13 +110,6 @@ absl::Status RunServer(const ServerOptions& options, const std::function<void()>
   builder.RegisterService(&study_service);
   builder.RegisterService(&worker_service);
   builder.SetMaxReceiveMessageSize(64 << 20);
-  // gRPC's sync server keeps at most MAX_POLLERS idle threads (default 2): a
-  // thread that finishes an RPC while two others poll exits, and the next
-  // request starts a new one. Long polls keep dozens of handlers busy at once,
-  // so that default meant a thread created and destroyed for nearly every RPC
-  // (a tenth of the controller's CPU under 64 workers). Idle threads are cheap.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
-                              options.max_idle_rpc_threads);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on '", options.listen, "'"));
@@ -177,7 +171,7 @@ absl::Status RunServer(const ServerOptions& options, const std::function<void()>
 
   std::fprintf(stderr, "component=controller event=draining seconds=%d\n", options.drain_seconds);
   if (http) http->Stop();
-  (*engine)->Stop();  // wakes long polls so that Shutdown does not wait on them
+  (*engine)->Stop();  // answers parked calls so that Shutdown does not wait on them
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::seconds(options.drain_seconds));
   std::fprintf(stderr, "component=controller event=stopped\n");

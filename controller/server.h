@@ -20,9 +20,10 @@ struct ServerOptions {
   // tests and scripts read it to find a port chosen with :0.
   std::string address_file;
   int drain_seconds = 10;
-  // Idle gRPC handler threads kept for the next RPCs (see server.cc); about
-  // the number of workers' slots avoids creating a thread per RPC.
-  int max_idle_rpc_threads = 256;
+  // Threads that run the handlers' engine calls (see handler_pool.h): as
+  // many calls can wait for a commit at once, which group commit batches.
+  // About the number of workers' slots.
+  int handler_threads = 64;
   // HTTP dashboard and Prometheus /metrics (controller/dashboard) on this
   // host:port (port 0 picks a free port); off when empty.
   std::string http_address;

@@ -1,69 +1,104 @@
-// The gRPC services. Each handler maps its request to one StudyEngine call and
-// the result back to a reply; no SQL, sampling or locking lives here.
+// The gRPC services, on gRPC's callback API. Each handler authorises the call,
+// maps its request to one StudyEngine call and the result back to a reply; no
+// SQL, sampling or locking lives here.
 //
-// The sync API is used on purpose: AcquireTrial and WatchStudy block a server
-// thread while they wait, and gRPC's sync server grows its thread pool as
-// needed, which keeps the waiting logic in the engine, testable without RPC.
+// Unary handlers Finish on their DefaultReactor(). AcquireTrial is a reactor:
+// answered at once when a trial is WAITING, otherwise parked in the engine
+// (StudyEngine::AcquireTrialAsync) with no thread waiting, and answered from
+// the engine's waiter thread when a trial comes, at its wait, when the client
+// cancels (OnCancel) or on Stop. WatchStudy is a write reactor that parks
+// between events the same way (WaitForChangeAsync). Nothing blocks a gRPC
+// thread on a long wait.
+//
+// The engine calls themselves still wait for a group-committed fsync, and
+// gRPC 1.51 runs callbacks on only max(2, cores / 2) threads, so the handlers
+// hand their engine call to a HandlerPool (handler_pool.h) rather than run it
+// on gRPC's thread. Measured against the sync server this replaced
+// (docs/BENCHMARKS.md): the same throughput within noise, not more; each RPC
+// still crosses threads once and waits on a commit.
+//
+// Thread safety: handlers run concurrently; each reactor guards its own state.
 #ifndef PEFTSEARCH_CONTROLLER_SERVICES_H_
 #define PEFTSEARCH_CONTROLLER_SERVICES_H_
 
 #include "controller/auth.h"
+#include "controller/handler_pool.h"
 #include "controller/study_engine.h"
 #include "proto/peftsearch.grpc.pb.h"
 
 namespace peftsearch::controller {
 
-class StudyServiceImpl final : public v1::StudyService::Service {
- public:
-  // `auth` may be null (no auth); both must outlive the service.
-  explicit StudyServiceImpl(StudyEngine* engine, Authorizer* auth = nullptr)
-      : engine_(engine), auth_(auth) {}
+// StudyService's unary calls after authorisation, callable without a server
+// (fuzzing, tests). Each returns the status the client gets.
+grpc::Status DoCreateStudy(StudyEngine* engine, const v1::CreateStudyRequest& request,
+                           v1::Study* reply);
+grpc::Status DoGetStudy(StudyEngine* engine, const v1::GetStudyRequest& request, v1::Study* reply);
 
-  grpc::Status CreateStudy(grpc::ServerContext*, const v1::CreateStudyRequest*,
-                           v1::Study*) override;
-  grpc::Status GetStudy(grpc::ServerContext*, const v1::GetStudyRequest*, v1::Study*) override;
-  grpc::Status ListStudies(grpc::ServerContext*, const v1::ListStudiesRequest*,
-                           v1::ListStudiesResponse*) override;
-  grpc::Status ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest*,
-                          v1::ListTrialsResponse*) override;
-  grpc::Status GetTrial(grpc::ServerContext*, const v1::GetTrialRequest*, v1::Trial*) override;
-  grpc::Status BestTrials(grpc::ServerContext*, const v1::BestTrialsRequest*,
-                          v1::BestTrialsResponse*) override;
-  grpc::Status WatchStudy(grpc::ServerContext*, const v1::WatchStudyRequest*,
-                          grpc::ServerWriter<v1::StudyEvent>*) override;
-  grpc::Status CancelStudy(grpc::ServerContext*, const v1::CancelStudyRequest*,
-                           v1::Study*) override;
-  grpc::Status AskTrial(grpc::ServerContext*, const v1::AskTrialRequest*, v1::Trial*) override;
-  grpc::Status TellTrial(grpc::ServerContext*, const v1::TellTrialRequest*, v1::Trial*) override;
-  grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
-                           v1::ListWorkersResponse*) override;
+class StudyServiceImpl final : public v1::StudyService::CallbackService {
+ public:
+  // `auth` may be null (no auth), `pool` too (engine calls then run on
+  // gRPC's threads: tests only, see handler_pool.h); all must outlive the
+  // service.
+  explicit StudyServiceImpl(StudyEngine* engine, Authorizer* auth = nullptr,
+                            HandlerPool* pool = nullptr)
+      : engine_(engine), auth_(auth), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* CreateStudy(grpc::CallbackServerContext*, const v1::CreateStudyRequest*,
+                                        v1::Study*) override;
+  grpc::ServerUnaryReactor* GetStudy(grpc::CallbackServerContext*, const v1::GetStudyRequest*,
+                                     v1::Study*) override;
+  grpc::ServerUnaryReactor* ListStudies(grpc::CallbackServerContext*, const v1::ListStudiesRequest*,
+                                        v1::ListStudiesResponse*) override;
+  grpc::ServerUnaryReactor* ListTrials(grpc::CallbackServerContext*, const v1::ListTrialsRequest*,
+                                       v1::ListTrialsResponse*) override;
+  grpc::ServerUnaryReactor* GetTrial(grpc::CallbackServerContext*, const v1::GetTrialRequest*,
+                                     v1::Trial*) override;
+  grpc::ServerUnaryReactor* BestTrials(grpc::CallbackServerContext*, const v1::BestTrialsRequest*,
+                                       v1::BestTrialsResponse*) override;
+  grpc::ServerWriteReactor<v1::StudyEvent>* WatchStudy(grpc::CallbackServerContext*,
+                                                       const v1::WatchStudyRequest*) override;
+  grpc::ServerUnaryReactor* CancelStudy(grpc::CallbackServerContext*, const v1::CancelStudyRequest*,
+                                        v1::Study*) override;
+  grpc::ServerUnaryReactor* AskTrial(grpc::CallbackServerContext*, const v1::AskTrialRequest*,
+                                     v1::Trial*) override;
+  grpc::ServerUnaryReactor* TellTrial(grpc::CallbackServerContext*, const v1::TellTrialRequest*,
+                                      v1::Trial*) override;
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext*, const v1::ListWorkersRequest*,
+                                        v1::ListWorkersResponse*) override;
 
  private:
   StudyEngine* engine_;
   Authorizer* auth_;
+  HandlerPool* pool_;
 };
 
-class WorkerServiceImpl final : public v1::WorkerService::Service {
+class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
-  explicit WorkerServiceImpl(StudyEngine* engine, Authorizer* auth = nullptr)
-      : engine_(engine), auth_(auth) {}
+  explicit WorkerServiceImpl(StudyEngine* engine, Authorizer* auth = nullptr,
+                             HandlerPool* pool = nullptr)
+      : engine_(engine), auth_(auth), pool_(pool) {}
 
-  grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
-                              v1::RegisterWorkerResponse*) override;
-  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
-                         v1::HeartbeatResponse*) override;
-  grpc::Status AcquireTrial(grpc::ServerContext*, const v1::AcquireTrialRequest*,
-                            v1::AcquireTrialResponse*) override;
-  grpc::Status ReportProgress(grpc::ServerContext*, const v1::ReportProgressRequest*,
-                              v1::ReportProgressResponse*) override;
-  grpc::Status CompleteTrial(grpc::ServerContext*, const v1::CompleteTrialRequest*,
-                             v1::CompleteTrialResponse*) override;
-  grpc::Status FailTrial(grpc::ServerContext*, const v1::FailTrialRequest*,
-                         v1::FailTrialResponse*) override;
+  grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext*,
+                                           const v1::RegisterWorkerRequest*,
+                                           v1::RegisterWorkerResponse*) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext*, const v1::HeartbeatRequest*,
+                                      v1::HeartbeatResponse*) override;
+  grpc::ServerUnaryReactor* AcquireTrial(grpc::CallbackServerContext*,
+                                         const v1::AcquireTrialRequest*,
+                                         v1::AcquireTrialResponse*) override;
+  grpc::ServerUnaryReactor* ReportProgress(grpc::CallbackServerContext*,
+                                           const v1::ReportProgressRequest*,
+                                           v1::ReportProgressResponse*) override;
+  grpc::ServerUnaryReactor* CompleteTrial(grpc::CallbackServerContext*,
+                                          const v1::CompleteTrialRequest*,
+                                          v1::CompleteTrialResponse*) override;
+  grpc::ServerUnaryReactor* FailTrial(grpc::CallbackServerContext*, const v1::FailTrialRequest*,
+                                      v1::FailTrialResponse*) override;
 
  private:
   StudyEngine* engine_;
   Authorizer* auth_;
+  HandlerPool* pool_;
 };
 
 }  // namespace peftsearch::controller

@@ -1,6 +1,7 @@
-// The CreateStudy RPC handler end to end below gRPC's transport: the bytes are
-// a serialized CreateStudyRequest (or, failing that, the spec text itself);
-// the handler validates, stores in an in-memory SQLite store and samples.
+// The CreateStudy RPC's body (DoCreateStudy, what the callback handler runs
+// after authorisation) end to end below gRPC's transport: the bytes are a
+// serialized CreateStudyRequest (or, failing that, the spec text itself); it
+// validates, stores in an in-memory SQLite store and samples.
 //
 // One store and engine serve many inputs: opening a store and migrating it
 // per input held the target to ~160 executions/s. They are replaced every
@@ -26,21 +27,18 @@ constexpr int kInputsPerEngine = 500;
 
 struct Harness {
   std::unique_ptr<controller::StudyEngine> engine;
-  std::unique_ptr<controller::StudyServiceImpl> service;
   int inputs = 0;
 };
 
 Harness& Fresh() {
   static Harness h;
   if (h.engine == nullptr || h.inputs >= kInputsPerEngine) {
-    h.service.reset();
     h.engine.reset();
     auto store = storage::TrialStore::Open(":memory:");
     if (!store.ok()) __builtin_trap();
     auto engine = controller::StudyEngine::Open(std::move(*store), controller::EngineOptions{});
     if (!engine.ok()) __builtin_trap();
     h.engine = std::move(*engine);
-    h.service = std::make_unique<controller::StudyServiceImpl>(h.engine.get());
     h.inputs = 0;
   }
   ++h.inputs;
@@ -60,19 +58,17 @@ std::string Renamed(const std::string& spec_json, int serial) {
   }
 }
 
-grpc::Status Create(controller::StudyServiceImpl* service, const std::string& spec_json) {
+grpc::Status Create(controller::StudyEngine* engine, const std::string& spec_json) {
   v1::CreateStudyRequest request;
   request.set_spec_json(spec_json);
-  grpc::ServerContext context;
   v1::Study reply;
-  grpc::Status status = service->CreateStudy(&context, &request, &reply);
+  grpc::Status status = controller::DoCreateStudy(engine, request, &reply);
   if (status.ok()) {
     // A stored study must be readable back.
     v1::GetStudyRequest get;
     get.set_study(reply.name());
     v1::Study again;
-    grpc::ServerContext ctx2;
-    if (!service->GetStudy(&ctx2, &get, &again).ok()) __builtin_trap();
+    if (!controller::DoGetStudy(engine, get, &again).ok()) __builtin_trap();
   }
   return status;
 }
@@ -88,10 +84,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     spec_json.assign(reinterpret_cast<const char*>(data), size);
   }
-  grpc::Status status = Create(h.service.get(), spec_json);
+  grpc::Status status = Create(h.engine.get(), spec_json);
   if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
     const std::string renamed = Renamed(spec_json, h.inputs);
-    if (!renamed.empty()) Create(h.service.get(), renamed);
+    if (!renamed.empty()) Create(h.engine.get(), renamed);
   }
   return 0;
 }

@@ -1,0 +1,50 @@
+// HandlerPool: a fixed set of threads that run the gRPC handlers' engine
+// calls.
+//
+// Why: on gRPC 1.51's callback API the handlers run on gRPC's "nexting"
+// threads, and there are only max(2, cores / 2) of them. Most engine calls
+// wait for a group-committed fsync; run there, at most two calls would wait
+// at once and group commit would batch nothing (measured: half the
+// throughput). gRPC's threads hand each call to this pool and go back to
+// reading the network; the pool's threads wait for commits together.
+//
+// Thread safety: Run may be called from any thread.
+#ifndef PEFTSEARCH_CONTROLLER_HANDLER_POOL_H_
+#define PEFTSEARCH_CONTROLLER_HANDLER_POOL_H_
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+
+namespace peftsearch::controller {
+
+class HandlerPool {
+ public:
+  // Starts `threads` threads (at least 1).
+  explicit HandlerPool(int threads);
+  // Runs what was queued, then joins the threads.
+  ~HandlerPool();
+  HandlerPool(const HandlerPool&) = delete;
+  HandlerPool& operator=(const HandlerPool&) = delete;
+
+  // Queues `task` to run on one of the pool's threads, in arrival order.
+  void Run(absl::AnyInvocable<void() &&> task);
+
+ private:
+  void Loop();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<absl::AnyInvocable<void() &&>> tasks_;  // guarded by mu_
+  int idle_ = 0;                                     // threads waiting on cv_; mu_
+  bool stopping_ = false;                            // mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace peftsearch::controller
+
+#endif  // PEFTSEARCH_CONTROLLER_HANDLER_POOL_H_
