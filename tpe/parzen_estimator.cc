@@ -338,10 +338,22 @@ Status BuildParzenEstimator(const std::vector<Distribution>& dims,
       const int c_count = dom.num_choices;
       dim.probs.assign(static_cast<size_t>(n_kernels) * c_count, 0);
       const double base = n_obs == 0 ? 1.0 : options.prior_weight / n_kernels;
+      // Observations of the same choice get the same row: each distinct row
+      // is computed (its divisions done) once and copied after.
+      std::vector<int> row_of_choice(c_count, -1);
       for (int k = 0; k < n_kernels; ++k) {
         double* row = &dim.probs[static_cast<size_t>(k) * c_count];
+        const int choice = k < n_obs ? static_cast<int>(obs[k]) : -1;
+        if (choice >= 0 && row_of_choice[choice] >= 0) {
+          const double* same = &dim.probs[static_cast<size_t>(row_of_choice[choice]) * c_count];
+          std::copy(same, same + c_count, row);
+          continue;
+        }
         for (int c = 0; c < c_count; ++c) row[c] = base;
-        if (k < n_obs) row[static_cast<int>(obs[k])] += 1;
+        if (choice >= 0) {
+          row[choice] += 1;
+          row_of_choice[choice] = k;
+        }
         double sum = std::accumulate(row, row + c_count, 0.0);
         for (int c = 0; c < c_count; ++c) row[c] /= sum;
       }
