@@ -11,8 +11,10 @@
 // With --seconds S it is a load test instead: the workers run for S seconds
 // through consecutive studies of --trials trials each, the controller's RSS is
 // sampled, and the run fails on any RPC error or if RSS keeps growing after
-// warm-up (max over the last half > 1.25 x the RSS at the end of the first
-// quarter + 8 MiB).
+// warm-up: the max over the last half above 1.25 x the RSS at the end of the
+// first quarter + 8 MiB, or more than 1 MiB above it at over 8 KiB per study
+// submitted since (a per-study leak once grew it ~16 KiB per study, which the
+// first test alone let through).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -155,7 +157,12 @@ int main(int argc, char** argv) {
   if (!create_study("throughput-0")) return 1;
   const bool load_mode = load_seconds > 0;
   std::atomic<bool> stop{false};
-  std::vector<std::pair<double, long>> rss_samples;  // (seconds, KiB)
+  struct RssSample {
+    double seconds;
+    long kib;
+    int studies;  // submitted so far
+  };
+  std::vector<RssSample> rss_samples;
 
   std::atomic<int> completed{0}, rpc_errors{0};
   std::vector<std::vector<double>> latencies(workers);
@@ -217,22 +224,24 @@ int main(int argc, char** argv) {
     int done_before = 0;
     while (std::chrono::duration<double>(Clock::now() - start).count() < load_seconds) {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      rss_samples.emplace_back(std::chrono::duration<double>(Clock::now() - start).count(),
-                               [&] {
-                                 std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-                                 std::string line;
-                                 while (std::getline(status, line)) {
-                                   if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-                                 }
-                                 return 0L;
-                               }());
+      rss_samples.push_back({std::chrono::duration<double>(Clock::now() - start).count(),
+                             [&] {
+                               std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+                               std::string line;
+                               while (std::getline(status, line)) {
+                                 if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+                               }
+                               return 0L;
+                             }(),
+                             next_study});
       // An RSS sample on stdout every minute, for the record of long runs.
-      if (static_cast<int>(rss_samples.back().first / 60) !=
-          static_cast<int>((rss_samples.size() > 1 ? rss_samples[rss_samples.size() - 2].first
+      if (static_cast<int>(rss_samples.back().seconds / 60) !=
+          static_cast<int>((rss_samples.size() > 1 ? rss_samples[rss_samples.size() - 2].seconds
                                                    : 0) / 60)) {
-        std::printf("load: t=%.0f s, controller RSS %.1f MiB, %d trials done, RPC errors %d\n",
-                    rss_samples.back().first, rss_samples.back().second / 1024.0,
-                    completed.load(), rpc_errors.load());
+        std::printf("load: t=%.0f s, controller RSS %.1f MiB, %d trials done, %d studies, RPC "
+                    "errors %d\n",
+                    rss_samples.back().seconds, rss_samples.back().kib / 1024.0,
+                    completed.load(), next_study, rpc_errors.load());
         std::fflush(stdout);
       }
       if (completed.load() - done_before >= trials) {
@@ -262,14 +271,22 @@ int main(int argc, char** argv) {
               self_cpu);
   if (load_mode) {
     long warm = 0, late_max = 0;
-    for (const auto& [t, kb] : rss_samples) {
-      if (t <= load_seconds / 4) warm = kb;
-      if (t >= load_seconds / 2) late_max = std::max(late_max, kb);
+    int warm_studies = 0, studies = 0;
+    for (const RssSample& sample : rss_samples) {
+      if (sample.seconds <= load_seconds / 4) {
+        warm = sample.kib;
+        warm_studies = sample.studies;
+      }
+      if (sample.seconds >= load_seconds / 2) late_max = std::max(late_max, sample.kib);
+      studies = sample.studies;
     }
-    const bool grew = late_max > warm * 1.25 + 8 * 1024;
-    std::printf("load: controller RSS %.1f MiB after warm-up, max %.1f MiB in the second half: %s; "
-                "RPC errors %d\n",
-                warm / 1024.0, late_max / 1024.0, grew ? "GROWING" : "flat", rpc_errors.load());
+    const long growth = late_max - warm;
+    const double per_study = growth / std::max(1.0, double(studies - warm_studies));
+    const bool grew = late_max > warm * 1.25 + 8 * 1024 || (growth > 1024 && per_study > 8);
+    std::printf("load: controller RSS %.1f MiB after warm-up, max %.1f MiB in the second half "
+                "(%+.1f KiB per study over %d studies): %s; RPC errors %d\n",
+                warm / 1024.0, late_max / 1024.0, per_study, studies - warm_studies,
+                grew ? "GROWING" : "flat", rpc_errors.load());
     return (grew || rpc_errors.load() > 0) ? 1 : 0;
   }
   if (skip_optuna) return rpc_errors.load() == 0 ? 0 : 1;
