@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
   app.add_option("--restart-grace-ms", options.engine.restart_grace_ms,
                  "after a restart, running trials keep their lease at least this long")
       ->capture_default_str();
+  app.add_option("--finished-studies-in-memory", options.engine.max_finished_studies_in_memory,
+                 "finished studies cached in memory; older ones are read back from --db")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   app.add_option("--drain-seconds", options.drain_seconds, "graceful shutdown budget")
       ->capture_default_str();
   app.add_option("--tls-cert", options.tls_cert, "PEM server certificate chain (enables TLS)")
