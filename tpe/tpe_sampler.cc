@@ -66,16 +66,30 @@ class ValueTable {
     for (size_t i = 0; i < width_; ++i) by_name[i] = static_cast<int>(i);
     std::sort(by_name.begin(), by_name.end(),
               [&](int a, int b) { return space.params[a].name < space.params[b].name; });
-    // Contains() for a float without a step is a range check: done inline
-    // (10,000 calls per suggestion at 1,000 trials).
-    std::vector<char> plain_float(width_);
+    // Contains() for a float without a step is a range check, for an int
+    // of step 1 a range check and an integrality test: both done inline
+    // (10,000 calls per suggestion at 1,000 trials), the same tests as
+    // Contains.
+    enum class Check : char { kContains, kPlainFloat, kUnitInt };
+    std::vector<Check> check(width_, Check::kContains);
     for (size_t i = 0; i < width_; ++i) {
       const Distribution& d = space.params[i].distribution;
-      plain_float[i] = d.kind == DistributionKind::kFloat && EffectiveStep(d) <= 0;
+      if (d.kind == DistributionKind::kFloat && EffectiveStep(d) <= 0) check[i] = Check::kPlainFloat;
+      if (d.kind == DistributionKind::kInt && EffectiveStep(d) == 1.0) check[i] = Check::kUnitInt;
     }
     auto contains = [&](int i, double v) {
       const Distribution& d = space.params[i].distribution;
-      return plain_float[i] ? std::isfinite(v) && v >= d.low && v <= d.high : Contains(d, v);
+      switch (check[i]) {
+        case Check::kPlainFloat:
+          return std::isfinite(v) && v >= d.low && v <= d.high;
+        case Check::kUnitInt: {
+          if (!std::isfinite(v) || v < d.low || v > d.high) return false;
+          const double k = v - d.low;  // (v - low) / step, step 1
+          return std::fabs(k - std::round(k)) <= 1e-8 * std::max(1.0, std::fabs(k));
+        }
+        default:
+          return Contains(d, v);
+      }
     };
     for (const auto* list : {&usable.finished, &usable.running}) {
       for (const Trial* t : *list) {
@@ -92,6 +106,26 @@ class ValueTable {
     }
   }
   const double* Row(const Trial* t) const { return &values_[(t - first_) * width_]; }
+
+  // IntersectionSpace(space, trials, has) with has = "the table holds a
+  // value": the same result, without a std::function call per trial and
+  // parameter.
+  std::vector<int> Intersection(const SearchSpace& space, const std::vector<const Trial*>& trials) const {
+    std::vector<int> out;
+    if (trials.empty()) return out;
+    for (int i = 0; i < static_cast<int>(space.params.size()); ++i) {
+      if (IsSingle(space.params[i].distribution)) continue;
+      bool everywhere = true;
+      for (const Trial* t : trials) {
+        if (std::isnan(Row(t)[i])) {
+          everywhere = false;
+          break;
+        }
+      }
+      if (everywhere) out.push_back(i);
+    }
+    return out;
+  }
 
  private:
   size_t width_;
@@ -168,7 +202,7 @@ class TpeSampler final : public Sampler {
       if (options_.group) {
         groups = GroupDecomposition(space, usable.finished, has);
       } else {
-        groups.push_back(IntersectionSpace(space, usable.finished, has));
+        groups.push_back(table.Intersection(space, usable.finished));
       }
       for (const std::vector<int>& g : groups) {
         if (g.empty()) continue;
