@@ -643,18 +643,25 @@ void Mixture::LogPdfDistinct(const std::vector<std::vector<double>>& points,
       double* mass = class_mass[j].data();
       // Mark the classes needed, then list one kernel of each marked class:
       // two passes without a branch (first sightings are unpredictable).
-      for (int t = 0; t < kept; ++t) {
-        double& m = mass[kernel_class[kept_kernels[t]]];
-        m = m == kNotYet ? kPending : m;
-      }
-      std::vector<int>& todo = ws.todo;  // one kernel of each class to compute
+      // With no more classes than kept kernels, nearly every class is
+      // needed anyway (93 of 101 for the int of tpe_speed): all are
+      // computed, without the marking pass.
       const int num_classes = consts[d].num_classes;
+      const bool all_classes = num_classes <= kept;
+      if (!all_classes) {
+        for (int t = 0; t < kept; ++t) {
+          double& m = mass[kernel_class[kept_kernels[t]]];
+          m = m == kNotYet ? kPending : m;
+        }
+      }
+      const double wanted = all_classes ? kNotYet : kPending;
+      std::vector<int>& todo = ws.todo;  // one kernel of each class to compute
       todo.resize(num_classes);
       const int* class_rep = consts[d].class_rep.data();
       int n_todo = 0;
       for (int c = 0; c < num_classes; ++c) {
         todo[n_todo] = class_rep[c];
-        n_todo += mass[c] == kPending;
+        n_todo += mass[c] == wanted;
       }
       todo.resize(n_todo);
       const double lo = cell[j].first, hi = cell[j].second;
