@@ -32,22 +32,33 @@ void ToProto(const Assignment& a, v1::AcquireTrialResponse* reply) {
 // otherwise parked in the engine (no thread waits) until a trial comes, the
 // wait ends, the client cancels (OnCancel) or the engine stops. Deletes
 // itself when done.
+//
+// Lifetime: Start runs on a pool thread after the handler has returned the
+// reactor, so once Finish is called gRPC may run OnDone (and delete this) at
+// any moment. Hence Finish is the last thing that touches `this`, and an
+// answer that comes before Start is done is finished by Start itself.
 class AcquireReactor final : public grpc::ServerUnaryReactor {
  public:
   AcquireReactor(StudyEngine* engine, v1::AcquireTrialResponse* reply)
       : engine_(engine), reply_(reply), timer_("WorkerService/AcquireTrial") {}
 
   void Start(const std::string& worker_id, const std::vector<std::string>& types, int64_t wait_ms) {
-    const uint64_t handle = engine_->AcquireTrialAsync(
+    StudyEngine* const engine = engine_;
+    const uint64_t handle = engine->AcquireTrialAsync(
         worker_id, types, wait_ms,
         [this](absl::StatusOr<std::optional<Assignment>> result) { Answer(result); });
-    bool cancel_now = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      handle_ = handle;
-      cancel_now = cancelled_ && handle != 0;  // cancelled before the handle was known
+    std::unique_lock<std::mutex> lock(mu_);
+    started_ = true;
+    handle_ = handle;
+    if (answered_) {  // answered inline, or by another thread already
+      lock.unlock();
+      Finish(status_);
+      return;
     }
-    if (cancel_now) engine_->CancelAcquire(handle);
+    const bool cancel_now = cancelled_ && handle != 0;  // cancelled before the handle was known
+    lock.unlock();
+    // From here on the answer may come (and finish the call) on another thread.
+    if (cancel_now) engine->CancelAcquire(handle);
   }
 
   void OnCancel() override {
@@ -58,7 +69,8 @@ class AcquireReactor final : public grpc::ServerUnaryReactor {
       handle = handle_;
     }
     // Ends the parked acquire with nullopt (no-op once answered), so that the
-    // call finishes now rather than at its deadline.
+    // call finishes now rather than at its deadline. gRPC runs OnDone only
+    // after OnCancel has returned.
     if (handle != 0) engine_->CancelAcquire(handle);
   }
 
@@ -67,23 +79,33 @@ class AcquireReactor final : public grpc::ServerUnaryReactor {
  private:
   // The engine calls this exactly once.
   void Answer(const absl::StatusOr<std::optional<Assignment>>& result) {
+    grpc::Status status;
     if (!result.ok()) {
-      Finish(ToGrpcStatus(result.status()));
-      return;
-    }
-    if (result->has_value()) {
+      status = ToGrpcStatus(result.status());
+    } else if (result->has_value()) {
       ToProto(**result, reply_);
     } else {
       reply_->set_has_trial(false);
     }
-    Finish(grpc::Status::OK);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      answered_ = true;
+      if (!started_) {
+        status_ = status;  // Start finishes the call
+        return;
+      }
+    }
+    Finish(status);
   }
 
   StudyEngine* const engine_;
   v1::AcquireTrialResponse* const reply_;
   RpcTimer timer_;
   std::mutex mu_;
-  bool cancelled_ = false;  // guarded by mu_
+  bool started_ = false;    // Start has stored the handle; guarded by mu_
+  bool answered_ = false;   // mu_
+  grpc::Status status_;     // the answer's status while !started_; mu_
+  bool cancelled_ = false;  // mu_
   uint64_t handle_ = 0;     // the engine's handle while parked; mu_
 };
 
