@@ -5,7 +5,7 @@
 
 namespace peftsearch::controller {
 
-HandlerPool::HandlerPool(int threads) {
+HandlerPool::HandlerPool(int threads, int max_inline) : max_inline_(max_inline) {
   threads = std::max(threads, 1);
   threads_.reserve(threads);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
@@ -30,6 +30,16 @@ void HandlerPool::Run(absl::AnyInvocable<void() &&> task) {
     wake = idle_ > 0;
   }
   if (wake) cv_.notify_one();
+}
+
+void HandlerPool::RunHereOrQueue(absl::AnyInvocable<void() &&> task) {
+  if (inline_running_.fetch_add(1) < max_inline_) {
+    std::move(task)();
+    inline_running_.fetch_sub(1);
+    return;
+  }
+  inline_running_.fetch_sub(1);
+  Run(std::move(task));
 }
 
 void HandlerPool::Loop() {

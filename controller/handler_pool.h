@@ -12,6 +12,7 @@
 #ifndef PEFTSEARCH_CONTROLLER_HANDLER_POOL_H_
 #define PEFTSEARCH_CONTROLLER_HANDLER_POOL_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -24,8 +25,9 @@ namespace peftsearch::controller {
 
 class HandlerPool {
  public:
-  // Starts `threads` threads (at least 1).
-  explicit HandlerPool(int threads);
+  // Starts `threads` threads (at least 1). RunHereOrQueue runs at most
+  // `max_inline` tasks on their callers' threads at once.
+  explicit HandlerPool(int threads, int max_inline = 0);
   // Runs what was queued, then joins the threads.
   ~HandlerPool();
   HandlerPool(const HandlerPool&) = delete;
@@ -33,6 +35,11 @@ class HandlerPool {
 
   // Queues `task` to run on one of the pool's threads, in arrival order.
   void Run(absl::AnyInvocable<void() &&> task);
+  // Runs `task` on the calling thread when fewer than `max_inline` tasks run
+  // that way now, else queues it as Run does. One of gRPC's two threads may
+  // wait on a commit itself (saving the hand-off and the wake-up of a poller
+  // to send the reply) while the other keeps reading the network.
+  void RunHereOrQueue(absl::AnyInvocable<void() &&> task);
 
  private:
   void Loop();
@@ -43,6 +50,8 @@ class HandlerPool {
   int idle_ = 0;                                     // threads waiting on cv_; mu_
   bool stopping_ = false;                            // mu_
   std::vector<std::thread> threads_;
+  const int max_inline_;
+  std::atomic<int> inline_running_{0};
 };
 
 }  // namespace peftsearch::controller

@@ -83,7 +83,7 @@ absl::Status RunServer(const ServerOptions& options, const std::function<void()>
   auth_options.require_auth = options.require_auth;
   auth_options.require_worker_client_cert = !options.tls_client_ca.empty();
   Authorizer authorizer((*engine)->store(), auth_options);
-  HandlerPool handler_pool(options.handler_threads);
+  HandlerPool handler_pool(options.handler_threads, /*max_inline=*/1);
   StudyServiceImpl study_service(engine->get(), &authorizer, &handler_pool);
   WorkerServiceImpl worker_service(engine->get(), &authorizer, &handler_pool);
 

@@ -11,11 +11,15 @@
 // thread on a long wait.
 //
 // The engine calls themselves still wait for a group-committed fsync, and
-// gRPC 1.51 runs callbacks on only max(2, cores / 2) threads, so the handlers
-// hand their engine call to a HandlerPool (handler_pool.h) rather than run it
-// on gRPC's thread. Measured against the sync server this replaced
-// (docs/BENCHMARKS.md): the same throughput within noise, not more; each RPC
-// still crosses threads once and waits on a commit.
+// gRPC 1.51 runs callbacks on only max(2, cores / 2) threads: run there, at
+// most two calls would wait at once and group commit would batch nothing
+// (half the throughput, measured). So the handlers hand their engine call to
+// a HandlerPool (handler_pool.h), except one call at a time that runs on
+// gRPC's thread. Measured against the sync server this replaced
+// (docs/BENCHMARKS.md): the same throughput within noise, and 15-25% more
+// controller CPU per trial on a 2-core VM; each RPC still crosses threads
+// and waits on a commit. Fewer hand-offs need commits that complete calls
+// instead of waking a waiting thread per call.
 //
 // Thread safety: handlers run concurrently; each reactor guards its own state.
 #ifndef PEFTSEARCH_CONTROLLER_SERVICES_H_

@@ -36,7 +36,7 @@ grpc::ServerUnaryReactor* UnaryCall(grpc::CallbackServerContext* context, Handle
   if (pool == nullptr) {
     run();
   } else {
-    pool->Run(std::move(run));
+    pool->RunHereOrQueue(std::move(run));
   }
   return reactor;
 }

@@ -186,7 +186,7 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerCo
   if (pool_ == nullptr) {
     run();
   } else {
-    pool_->Run(std::move(run));
+    pool_->RunHereOrQueue(std::move(run));
   }
   return reactor;
 }
