@@ -183,7 +183,16 @@ int main(int argc, char** argv) {
       v1::RegisterWorkerResponse reg_reply;
       {
         grpc::ClientContext ctx;
-        if (!stub->RegisterWorker(&ctx, reg, &reg_reply).ok()) {
+        // A new channel's first connect on a busy loopback now and then fails
+        // at once (UNAVAILABLE, "failed to connect to all addresses"); the
+        // worker daemon retries that, and so does this worker, by waiting for
+        // the channel instead of failing fast.
+        ctx.set_wait_for_ready(true);
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        grpc::Status s = stub->RegisterWorker(&ctx, reg, &reg_reply);
+        if (!s.ok()) {
+          std::fprintf(stderr, "RegisterWorker (worker %d): code %d: %s\n", w,
+                       static_cast<int>(s.error_code()), s.error_message().c_str());
           rpc_errors++;
           return;
         }
