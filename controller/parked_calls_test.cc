@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "controller/engine_test_util.h"
 #include "controller/study_engine.h"
 
 namespace peftsearch::controller {
@@ -47,11 +48,8 @@ struct Answer {
 class ParkedCallsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = storage::TrialStore::Open(":memory:");
-    ASSERT_TRUE(store.ok()) << store.status();
-    auto engine = StudyEngine::Open(std::move(*store), EngineOptions{});
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = std::move(*engine);
+    engine_ = NewMemoryEngine();
+    ASSERT_NE(engine_, nullptr);
   }
 
   // Creates a study with one slot and leases its only WAITING trial, so that

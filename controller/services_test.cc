@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "controller/engine_test_util.h"
 #include "controller/handler_pool.h"
 #include "controller/metrics.h"
 
@@ -32,11 +33,8 @@ std::string Spec(const std::string& name, int max_trials, int parallelism) {
 class ServicesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = storage::TrialStore::Open(":memory:");
-    ASSERT_TRUE(store.ok()) << store.status();
-    auto engine = StudyEngine::Open(std::move(*store), EngineOptions{});
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = std::move(*engine);
+    engine_ = NewMemoryEngine();
+    ASSERT_NE(engine_, nullptr);
     pool_ = std::make_unique<HandlerPool>(8);
     study_service_ = std::make_unique<StudyServiceImpl>(engine_.get(), nullptr, pool_.get());
     worker_service_ = std::make_unique<WorkerServiceImpl>(engine_.get(), nullptr, pool_.get());

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "controller/engine_test_util.h"
 #include "controller/metrics.h"
 
 namespace peftsearch::controller::dashboard {
@@ -11,11 +12,8 @@ namespace {
 class DashboardServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = storage::TrialStore::Open(":memory:");
-    ASSERT_TRUE(store.ok()) << store.status();
-    auto engine = StudyEngine::Open(std::move(*store), EngineOptions{});
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = std::move(*engine);
+    engine_ = NewMemoryEngine();
+    ASSERT_NE(engine_, nullptr);
     auto study = engine_->CreateStudy(R"({"name": "ext", "direction": "minimize",
       "space": {"x": {"type": "float", "low": -5, "high": 5},
                 "opt": {"type": "categorical", "choices": ["a", "b"]}},
