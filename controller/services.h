@@ -16,10 +16,11 @@
 // (half the throughput, measured). So the handlers hand their engine call to
 // a HandlerPool (handler_pool.h), except one call at a time that runs on
 // gRPC's thread. Measured against the sync server this replaced
-// (docs/BENCHMARKS.md): the same throughput within noise, and 15-25% more
-// controller CPU per trial on a 2-core VM; each RPC still crosses threads
-// and waits on a commit. Fewer hand-offs need commits that complete calls
-// instead of waking a waiting thread per call.
+// (docs/BENCHMARKS.md): the same throughput and controller CPU per trial
+// within noise on a 2-core VM (with every call on the pool it was 15-25% more
+// CPU); each RPC still crosses threads and waits on a commit. Fewer hand-offs
+// need commits that complete calls instead of waking a waiting thread per
+// call.
 //
 // Thread safety: handlers run concurrently; each reactor guards its own state.
 #ifndef PEFTSEARCH_CONTROLLER_SERVICES_H_
