@@ -357,26 +357,19 @@ StudyView StudyEngine::MakeView(const Study& study) const {
 }
 
 void StudyEngine::NotifyChange() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    change_version_.fetch_add(1);
-    if (!parked_changes_.empty() && !serve_changes_) {
-      serve_changes_ = true;
-      waiter_cv_.notify_one();
-    }
+  std::lock_guard<std::mutex> lock(mu_);
+  BumpChangeVersion();
+}
+
+void StudyEngine::BumpChangeVersion() {
+  change_version_.fetch_add(1);
+  if (!parked_changes_.empty() && !serve_changes_) {
+    serve_changes_ = true;
+    waiter_cv_.notify_one();
   }
-  changed_cv_.notify_all();
 }
 
 uint64_t StudyEngine::ChangeVersion() const { return change_version_.load(); }
-
-uint64_t StudyEngine::WaitForChange(uint64_t seen, int64_t timeout_ms) {
-  std::unique_lock<std::mutex> lock(mu_);
-  changed_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
-    return change_version_.load() != seen || stopping_.load();
-  });
-  return change_version_.load();
-}
 
 absl::StatusOr<std::shared_ptr<StudyEngine::Study>> StudyEngine::FindStudy(
     const std::string& ref) {
@@ -637,12 +630,7 @@ absl::Status StudyEngine::ApplyCreated(Study* study, size_t first_provisional,
     }
     ApplyTrial(study, t);
   }
-  change_version_.fetch_add(1);
-  if (!parked_changes_.empty() && !serve_changes_) {
-    serve_changes_ = true;
-    waiter_cv_.notify_one();
-  }
-  changed_cv_.notify_all();
+  BumpChangeVersion();
   return absl::OkStatus();
 }
 

@@ -122,15 +122,14 @@ class StudyEngine {
                                                  const storage::TrialOutcome& outcome);
   absl::StatusOr<std::vector<WorkerView>> ListWorkers();
 
-  // Events of a study after `after_seq`; see WaitForChange for streaming.
+  // Events of a study after `after_seq`; see WaitForChangeAsync for streaming.
   absl::StatusOr<std::vector<storage::EventRecord>> EventsAfter(int64_t study_id,
                                                                 int64_t after_seq, int limit);
-  // A counter that moves on every change; WaitForChange blocks until it moves
-  // past `seen` or `timeout_ms` passes. Returns the current value.
+  // A counter that moves on every change.
   uint64_t ChangeVersion() const;
-  uint64_t WaitForChange(uint64_t seen, int64_t timeout_ms);
-  // WaitForChange without blocking: false (and `done` is not called) when the
-  // version has already moved past `seen` or the engine is stopping;
+  // Waits, without blocking the caller, for ChangeVersion() to move past
+  // `seen`: false (and `done` is not called) when it already has or the
+  // engine is stopping;
   // otherwise `done` runs once, from the engine's waiter thread, when it
   // moves, after `timeout_ms`, on Stop or on CancelWaitForChange, and
   // `*handle` identifies the wait. No engine lock is held while it runs.
@@ -222,6 +221,8 @@ class StudyEngine {
   // Removes trials from index `first` on (sampled but not stored). REQUIRES mu_.
   void DropProvisional(Study* study, size_t first);
   void NotifyChange();
+  // Moves ChangeVersion() and wakes the parked change waits. REQUIRES mu_.
+  void BumpChangeVersion();
   void SweepLoop();
   // Studies with a WAITING trial of one of `types` (empty = any), and the
   // longest lease among them. REQUIRES mu_.
@@ -246,7 +247,6 @@ class StudyEngine {
   std::map<std::string, int64_t> study_ids_;            // name -> id of studies_; mu_
   uint64_t use_clock_ = 0;                              // orders cache use; mu_
   std::map<std::string, std::pair<int64_t, int64_t>> leases_;  // token -> (study, number); mu_
-  std::condition_variable changed_cv_;      // any change (WaitForChange)
   uint64_t next_version_ = 0;               // guarded by mu_
   std::atomic<uint64_t> change_version_{0};
 
