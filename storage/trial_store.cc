@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "storage/schema.h"
@@ -256,11 +257,10 @@ const char* StudyStateName(StudyState state) {
 
 // One caller waiting in the write queue.
 struct TrialStore::Writer {
-  explicit Writer(WriteFn f) : fn(std::move(f)) {}
+  Writer(WriteFn f, std::function<void(absl::Status)> d) : fn(std::move(f)), done(std::move(d)) {}
   WriteFn fn;
+  std::function<void(absl::Status)> done;
   absl::Status status;
-  bool done = false;
-  std::condition_variable cv;
 };
 
 absl::StatusOr<std::unique_ptr<TrialStore>> TrialStore::Open(const std::string& path,
@@ -291,63 +291,118 @@ absl::StatusOr<std::unique_ptr<TrialStore>> TrialStore::Open(const std::string& 
 
 TrialStore::TrialStore(std::unique_ptr<SqliteDb> writer, std::unique_ptr<SqliteDb> reader,
                        TrialStoreOptions options)
-    : writer_db_(std::move(writer)), reader_db_(std::move(reader)), options_(options) {}
+    : writer_db_(std::move(writer)), reader_db_(std::move(reader)), options_(options) {
+  committer_ = std::thread([this] { CommitLoop(); });
+}
 
-TrialStore::~TrialStore() = default;
+TrialStore::~TrialStore() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_one();
+  committer_.join();  // commits what is still queued first
+}
+
+void TrialStore::WriteAsync(WriteFn fn, std::function<void(absl::Status)> done) {
+  auto writer = std::make_unique<Writer>(std::move(fn), std::move(done));
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    writers_.push_back(std::move(writer));
+    // A busy commit thread looks at the queue again before it sleeps; waking
+    // it costs a futex call, so only when it sleeps.
+    wake = committer_asleep_;
+    committer_asleep_ = false;
+  }
+  if (wake) queue_cv_.notify_one();
+}
 
 absl::Status TrialStore::Write(WriteFn fn, const std::function<void()>& on_queued) {
-  Writer self(std::move(fn));
-  std::unique_lock<std::mutex> lock(queue_mu_);
-  writers_.push_back(&self);
-  if (on_queued) on_queued();
-  while (!self.done && &self != writers_.front()) self.cv.wait(lock);
-  if (self.done) return self.status;
-
-  // This thread leads: it commits itself and whoever queued up behind it.
-  std::vector<Writer*> batch;
-  for (Writer* w : writers_) {
-    if (static_cast<int>(batch.size()) >= options_.max_batch) break;
-    batch.push_back(w);
+  if (OnCommitThread()) {
+    return absl::FailedPreconditionError(
+        "a synchronous store write from a write callback would wait on itself");
   }
-  lock.unlock();
-  {
-    std::lock_guard<std::mutex> db_lock(writer_db_mu_);
-    SqliteDb* db = writer_db_.get();
-    absl::Status begin = db->Exec("BEGIN IMMEDIATE");
-    if (!begin.ok()) {
-      for (Writer* w : batch) w->status = begin;
-    } else {
-      for (Writer* w : batch) {
-        // A savepoint per writer: one caller's failed compare-and-set or
-        // constraint error must not undo its neighbours' changes.
-        absl::Status sp = db->RunCached("SAVEPOINT w");
-        if (!sp.ok()) {
-          w->status = sp;
-          continue;
-        }
-        w->status = w->fn(db);
-        db->ResetCached();
-        if (!w->status.ok()) db->RunCached("ROLLBACK TO w").IgnoreError();
-        db->RunCached("RELEASE w").IgnoreError();
-      }
-      absl::Status commit = db->Exec("COMMIT");
-      if (!commit.ok()) {
-        db->Exec("ROLLBACK").IgnoreError();
-        for (Writer* w : batch) {
-          w->status = absl::Status(commit.code(),
-                                   absl::StrCat("not stored: ", commit.message()));
-        }
-      }
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    absl::Status status;
+  } wait;
+  WriteAsync(std::move(fn), [&wait](absl::Status status) {
+    // Notified under the lock: `wait` lives on the caller's stack and goes
+    // as soon as the caller sees `done`.
+    std::lock_guard<std::mutex> lock(wait.mu);
+    wait.status = std::move(status);
+    wait.done = true;
+    wait.cv.notify_one();
+  });
+  if (on_queued) on_queued();
+  std::unique_lock<std::mutex> lock(wait.mu);
+  wait.cv.wait(lock, [&wait] { return wait.done; });
+  return wait.status;
+}
+
+absl::Status TrialStore::Flush() {
+  return Write([](SqliteDb*) { return absl::OkStatus(); });
+}
+
+void TrialStore::CommitLoop() {
+  std::vector<std::unique_ptr<Writer>> batch;
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  while (true) {
+    if (writers_.empty()) {
+      if (stopping_) return;
+      committer_asleep_ = true;
+      queue_cv_.wait(lock, [this] { return stopping_ || !writers_.empty(); });
+      committer_asleep_ = false;
+      continue;
+    }
+    // Everything queued while the last transaction committed goes into this
+    // one: one fsync for all of them.
+    batch.clear();
+    while (!writers_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
+      batch.push_back(std::move(writers_.front()));
+      writers_.pop_front();
+    }
+    lock.unlock();
+    CommitBatch(batch);
+    // Callbacks run outside every lock, in commit order; a callback may queue
+    // the next change (WriteAsync) but must not wait for it.
+    for (auto& w : batch) w->done(std::move(w->status));
+    batch.clear();  // destroys the writers' functions (and what they hold) here
+    lock.lock();
+  }
+}
+
+void TrialStore::CommitBatch(const std::vector<std::unique_ptr<Writer>>& batch) {
+  std::lock_guard<std::mutex> db_lock(writer_db_mu_);
+  SqliteDb* db = writer_db_.get();
+  absl::Status begin = db->Exec("BEGIN IMMEDIATE");
+  if (!begin.ok()) {
+    for (auto& w : batch) w->status = begin;
+    return;
+  }
+  for (auto& w : batch) {
+    // A savepoint per writer: one caller's failed compare-and-set or
+    // constraint error must not undo its neighbours' changes.
+    absl::Status sp = db->RunCached("SAVEPOINT w");
+    if (!sp.ok()) {
+      w->status = sp;
+      continue;
+    }
+    w->status = w->fn(db);
+    db->ResetCached();
+    if (!w->status.ok()) db->RunCached("ROLLBACK TO w").IgnoreError();
+    db->RunCached("RELEASE w").IgnoreError();
+  }
+  absl::Status commit = db->Exec("COMMIT");
+  if (!commit.ok()) {
+    db->Exec("ROLLBACK").IgnoreError();
+    for (auto& w : batch) {
+      w->status = absl::Status(commit.code(), absl::StrCat("not stored: ", commit.message()));
     }
   }
-  lock.lock();
-  for (Writer* w : batch) {
-    writers_.pop_front();
-    w->done = true;
-    if (w != &self) w->cv.notify_one();
-  }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
-  return self.status;
 }
 
 absl::Status TrialStore::Read(const std::function<absl::Status(SqliteDb*)>& fn) {
@@ -530,77 +585,136 @@ absl::StatusOr<std::vector<TrialRecord>> TrialStore::CreateTrials(
   return created;
 }
 
+namespace {
+
+// The transaction bodies shared by the waiting and the asynchronous forms.
+
+absl::Status FinishAndCreateIn(SqliteDb* db, const std::string& lease_token,
+                               const TrialOutcome& outcome, int64_t study_id,
+                               int64_t first_number,
+                               const std::vector<TrialStore::NewTrial>& replacements,
+                               int64_t now_ms, TrialStore::FinishedAndCreated* out) {
+  out->created.clear();
+  out->finished_now = false;
+  // The finish in its own savepoint: a refused finish (a stale lease) must
+  // not take the replacements with it, or the trial numbers sampled after
+  // them would no longer follow on.
+  RETURN_IF_ERROR(db->RunCached("SAVEPOINT finish"));
+  out->finish_status =
+      FinishLeased(db, lease_token, outcome, now_ms, &out->finished, &out->finished_now);
+  db->ResetCached();
+  if (!out->finish_status.ok()) RETURN_IF_ERROR(db->RunCached("ROLLBACK TO finish"));
+  RETURN_IF_ERROR(db->RunCached("RELEASE finish"));
+  return InsertWaitingTrials(db, study_id, replacements, first_number, now_ms, &out->created);
+}
+
+absl::Status ValidateFinish(const std::string& lease_token, const TrialOutcome& outcome) {
+  if (!IsFinal(outcome.state)) return absl::InvalidArgumentError("outcome must be a final state");
+  if (lease_token.empty()) return absl::InvalidArgumentError("lease_token is empty");
+  return absl::OkStatus();
+}
+
+absl::Status LeaseIn(SqliteDb* db, const std::vector<int64_t>& study_ids,
+                     const std::string& worker_id, const std::string& lease_token,
+                     int64_t deadline_ms, int64_t now_ms, std::optional<TrialRecord>* leased) {
+  // The ids travel as one bound JSON array, not spliced into the SQL: every
+  // distinct text stays prepared in the connection's cache, and one text
+  // per set of running studies grew the controller ~16 KiB per study.
+  std::string sql = absl::StrCat(
+      "SELECT ", kTrialColumns, " FROM trials WHERE state = ", int(TrialState::kWaiting),
+      " AND study_id IN (SELECT id FROM studies WHERE state = ", int(StudyState::kRunning));
+  std::string ids_json;
+  if (!study_ids.empty()) {
+    absl::StrAppend(&sql, " AND id IN (SELECT value FROM json_each(?))");
+    ids_json = "[";
+    for (size_t i = 0; i < study_ids.size(); ++i) {
+      absl::StrAppend(&ids_json, i ? "," : "", study_ids[i]);
+    }
+    ids_json += "]";
+  }
+  absl::StrAppend(&sql, ") ORDER BY id LIMIT 1");
+  ASSIGN_OR_RETURN(candidate, QueryOneTrial(db, sql, [&](Statement* s) {
+                     if (!ids_json.empty()) s->Bind(1, ids_json);
+                   }));
+  if (!candidate.has_value()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(update, db->Cached("UPDATE trials SET state = ?, worker_id = ?, "
+                                      "lease_token = ?, lease_deadline_ms = ?, started_ms = ? "
+                                      "WHERE id = ? AND state = ?"));
+  update->Bind(1, static_cast<int64_t>(TrialState::kRunning)).Bind(2, worker_id);
+  update->Bind(3, lease_token).Bind(4, deadline_ms).Bind(5, now_ms).Bind(6, candidate->id);
+  update->Bind(7, static_cast<int64_t>(TrialState::kWaiting));
+  RETURN_IF_ERROR(update->Run());
+  if (db->Changes() != 1) return absl::AbortedError("lease raced with another change");
+  candidate->state = TrialState::kRunning;
+  candidate->worker_id = worker_id;
+  candidate->lease_token = lease_token;
+  candidate->lease_deadline_ms = deadline_ms;
+  candidate->started_ms = now_ms;
+  RETURN_IF_ERROR(AppendEvent(db, candidate->study_id, candidate->number, "leased",
+                              TrialState::kRunning, std::nullopt, now_ms));
+  *leased = std::move(candidate);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<TrialStore::FinishedAndCreated> TrialStore::FinishLeasedTrialAndCreate(
     const std::string& lease_token, const TrialOutcome& outcome, int64_t study_id,
     int64_t first_number, const std::vector<NewTrial>& replacements, int64_t now_ms,
     const std::function<void()>& on_queued) {
-  if (!IsFinal(outcome.state)) return absl::InvalidArgumentError("outcome must be a final state");
-  if (lease_token.empty()) return absl::InvalidArgumentError("lease_token is empty");
+  RETURN_IF_ERROR(ValidateFinish(lease_token, outcome));
   FinishedAndCreated out;
   RETURN_IF_ERROR(Write(
-      [&](SqliteDb* db) -> absl::Status {
-        out.created.clear();
-        out.finished_now = false;
-        // The finish in its own savepoint: a refused finish (a stale lease)
-        // must not take the replacements with it, or the trial numbers
-        // sampled after them would no longer follow on.
-        RETURN_IF_ERROR(db->RunCached("SAVEPOINT finish"));
-        out.finish_status =
-            FinishLeased(db, lease_token, outcome, now_ms, &out.finished, &out.finished_now);
-        db->ResetCached();
-        if (!out.finish_status.ok()) RETURN_IF_ERROR(db->RunCached("ROLLBACK TO finish"));
-        RETURN_IF_ERROR(db->RunCached("RELEASE finish"));
-        return InsertWaitingTrials(db, study_id, replacements, first_number, now_ms,
-                                   &out.created);
+      [&](SqliteDb* db) {
+        return FinishAndCreateIn(db, lease_token, outcome, study_id, first_number, replacements,
+                                 now_ms, &out);
       },
       on_queued));
   return out;
+}
+
+void TrialStore::FinishLeasedTrialAndCreateAsync(const std::string& lease_token,
+                                                 const TrialOutcome& outcome, int64_t study_id,
+                                                 int64_t first_number,
+                                                 std::vector<NewTrial> replacements,
+                                                 int64_t now_ms, Done<FinishedAndCreated> done) {
+  absl::Status valid = ValidateFinish(lease_token, outcome);
+  if (!valid.ok()) return done(valid);
+  auto out = std::make_shared<FinishedAndCreated>();
+  WriteAsync(
+      [=, replacements = std::move(replacements)](SqliteDb* db) {
+        return FinishAndCreateIn(db, lease_token, outcome, study_id, first_number, replacements,
+                                 now_ms, out.get());
+      },
+      [out, done = std::move(done)](absl::Status status) {
+        if (!status.ok()) return done(status);
+        done(std::move(*out));
+      });
 }
 
 absl::StatusOr<std::optional<TrialRecord>> TrialStore::LeaseNextWaiting(
     const std::vector<int64_t>& study_ids, const std::string& worker_id,
     const std::string& lease_token, int64_t deadline_ms, int64_t now_ms) {
   std::optional<TrialRecord> leased;
-  RETURN_IF_ERROR(Write([&](SqliteDb* db) -> absl::Status {
-    // The ids travel as one bound JSON array, not spliced into the SQL: every
-    // distinct text stays prepared in the connection's cache, and one text
-    // per set of running studies grew the controller ~16 KiB per study.
-    std::string sql = absl::StrCat(
-        "SELECT ", kTrialColumns, " FROM trials WHERE state = ", int(TrialState::kWaiting),
-        " AND study_id IN (SELECT id FROM studies WHERE state = ", int(StudyState::kRunning));
-    std::string ids_json;
-    if (!study_ids.empty()) {
-      absl::StrAppend(&sql, " AND id IN (SELECT value FROM json_each(?))");
-      ids_json = "[";
-      for (size_t i = 0; i < study_ids.size(); ++i) {
-        absl::StrAppend(&ids_json, i ? "," : "", study_ids[i]);
-      }
-      ids_json += "]";
-    }
-    absl::StrAppend(&sql, ") ORDER BY id LIMIT 1");
-    ASSIGN_OR_RETURN(candidate, QueryOneTrial(db, sql, [&](Statement* s) {
-                       if (!ids_json.empty()) s->Bind(1, ids_json);
-                     }));
-    if (!candidate.has_value()) return absl::OkStatus();
-    ASSIGN_OR_RETURN(update, db->Cached("UPDATE trials SET state = ?, worker_id = ?, "
-                                        "lease_token = ?, lease_deadline_ms = ?, started_ms = ? "
-                                        "WHERE id = ? AND state = ?"));
-    update->Bind(1, static_cast<int64_t>(TrialState::kRunning)).Bind(2, worker_id);
-    update->Bind(3, lease_token).Bind(4, deadline_ms).Bind(5, now_ms).Bind(6, candidate->id);
-    update->Bind(7, static_cast<int64_t>(TrialState::kWaiting));
-    RETURN_IF_ERROR(update->Run());
-    if (db->Changes() != 1) return absl::AbortedError("lease raced with another change");
-    candidate->state = TrialState::kRunning;
-    candidate->worker_id = worker_id;
-    candidate->lease_token = lease_token;
-    candidate->lease_deadline_ms = deadline_ms;
-    candidate->started_ms = now_ms;
-    RETURN_IF_ERROR(AppendEvent(db, candidate->study_id, candidate->number, "leased",
-                                TrialState::kRunning, std::nullopt, now_ms));
-    leased = std::move(candidate);
-    return absl::OkStatus();
+  RETURN_IF_ERROR(Write([&](SqliteDb* db) {
+    return LeaseIn(db, study_ids, worker_id, lease_token, deadline_ms, now_ms, &leased);
   }));
   return leased;
+}
+
+void TrialStore::LeaseNextWaitingAsync(const std::vector<int64_t>& study_ids,
+                                       const std::string& worker_id,
+                                       const std::string& lease_token, int64_t deadline_ms,
+                                       int64_t now_ms, Done<std::optional<TrialRecord>> done) {
+  auto leased = std::make_shared<std::optional<TrialRecord>>();
+  WriteAsync(
+      [=](SqliteDb* db) {
+        return LeaseIn(db, study_ids, worker_id, lease_token, deadline_ms, now_ms, leased.get());
+      },
+      [leased, done = std::move(done)](absl::Status status) {
+        if (!status.ok()) return done(status);
+        done(std::move(*leased));
+      });
 }
 
 absl::StatusOr<TrialRecord> TrialStore::FinishLeasedTrial(const std::string& lease_token,

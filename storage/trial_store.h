@@ -4,12 +4,18 @@
 // Every state change is one transaction that also appends to the event log,
 // and every change to a running trial is a compare-and-set on (state, lease
 // token): a trial can complete only once, and a worker whose lease expired can
-// no longer touch the trial. Writes from many threads are group-committed:
-// concurrent callers share one transaction and one fsync (LevelDB's writer
-// queue), each caller's change isolated in its own savepoint, and every call
-// returns only after its change is durable.
+// no longer touch the trial. Writes are group-committed by the store's commit
+// thread: the changes queued while one transaction commits share the next
+// transaction and its fsync (LevelDB's writer queue, with a fixed leader),
+// each change isolated in its own savepoint. A synchronous call returns once
+// its change is durable; an asynchronous one (...Async) returns at once and
+// its callback runs on the commit thread after the commit, so that a gRPC
+// handler can answer from there without a thread of its own waiting.
 //
-// Thread safety: all methods may be called from any thread.
+// Thread safety: all methods may be called from any thread, except that the
+// callbacks of the ...Async calls must not call the synchronous writing
+// methods (they would wait on the thread running them; such a call fails
+// with FAILED_PRECONDITION instead).
 #ifndef PEFTSEARCH_STORAGE_TRIAL_STORE_H_
 #define PEFTSEARCH_STORAGE_TRIAL_STORE_H_
 
@@ -21,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -100,6 +107,15 @@ class TrialStore {
       const std::vector<int64_t>& study_ids, const std::string& worker_id,
       const std::string& lease_token, int64_t deadline_ms, int64_t now_ms);
 
+  // As LeaseNextWaiting, without waiting: `done` gets the answer on the
+  // commit thread once it is durable. The call's place in the commit order is
+  // fixed when this returns.
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+  void LeaseNextWaitingAsync(const std::vector<int64_t>& study_ids, const std::string& worker_id,
+                             const std::string& lease_token, int64_t deadline_ms, int64_t now_ms,
+                             Done<std::optional<TrialRecord>> done);
+
   // Ends the trial holding `lease_token`. Repeating a call that already took
   // effect returns the trial unchanged (idempotent); any other call on a token
   // that no longer holds a running trial is FAILED_PRECONDITION.
@@ -123,6 +139,18 @@ class TrialStore {
       const std::string& lease_token, const TrialOutcome& outcome, int64_t study_id,
       int64_t first_number, const std::vector<NewTrial>& replacements, int64_t now_ms,
       const std::function<void()>& on_queued);
+  // As FinishLeasedTrialAndCreate, without waiting (see LeaseNextWaitingAsync);
+  // the place in the commit order is taken when this returns.
+  void FinishLeasedTrialAndCreateAsync(const std::string& lease_token, const TrialOutcome& outcome,
+                                       int64_t study_id, int64_t first_number,
+                                       std::vector<NewTrial> replacements, int64_t now_ms,
+                                       Done<FinishedAndCreated> done);
+
+  // Returns once every change queued before the call is durable and its
+  // callback has run.
+  absl::Status Flush();
+  // True on the thread that runs the ...Async callbacks.
+  bool OnCommitThread() const { return std::this_thread::get_id() == committer_.get_id(); }
 
   // Ends a RUNNING trial that no worker holds (ask/tell). Idempotent like
   // FinishLeasedTrial; FAILED_PRECONDITION if it is leased to a worker or ended
@@ -207,9 +235,16 @@ class TrialStore {
   TrialStore(std::unique_ptr<SqliteDb> writer, std::unique_ptr<SqliteDb> reader,
              TrialStoreOptions options);
 
-  // Runs `fn` inside a group-committed transaction; returns once durable.
-  // Writers commit in the order they queue; `on_queued` runs once queued.
+  // Queues `fn` for the commit thread, which runs it inside a group-committed
+  // transaction and then calls `done` with its status (after the commit, or
+  // with the commit's error). Writers commit in the order they queue.
+  void WriteAsync(WriteFn fn, std::function<void(absl::Status)> done);
+  // WriteAsync, then waits for the status; `on_queued` runs once queued.
   absl::Status Write(WriteFn fn, const std::function<void()>& on_queued = nullptr);
+  // The commit thread: takes what is queued, commits it, runs the callbacks.
+  void CommitLoop();
+  // Runs `batch` in one transaction; sets each writer's status.
+  void CommitBatch(const std::vector<std::unique_ptr<Writer>>& batch);
   // Runs `fn` on the read connection (or the writer for :memory:).
   absl::Status Read(const std::function<absl::Status(SqliteDb*)>& fn);
 
@@ -218,9 +253,13 @@ class TrialStore {
   const TrialStoreOptions options_;
 
   std::mutex queue_mu_;
-  std::deque<Writer*> writers_;  // guarded by queue_mu_
-  std::mutex writer_db_mu_;      // held by the leader while it writes
+  std::condition_variable queue_cv_;              // wakes the commit thread
+  std::deque<std::unique_ptr<Writer>> writers_;  // guarded by queue_mu_
+  bool committer_asleep_ = false;                 // queue_mu_
+  bool stopping_ = false;                         // queue_mu_
+  std::mutex writer_db_mu_;  // held by the commit thread while it writes
   std::mutex reader_db_mu_;
+  std::thread committer_;  // last: started once everything above exists
 };
 
 }  // namespace peftsearch::storage

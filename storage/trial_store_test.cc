@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -499,6 +500,79 @@ TEST(TrialStoreFileTest, ConcurrentLeaseAndCompleteNeverDoubleCompletes) {
   auto integrity = store->IntegrityCheck();
   ASSERT_TRUE(integrity.ok());
   EXPECT_EQ(*integrity, "ok");
+}
+
+// The asynchronous forms answer on the commit thread, in commit order, only
+// once the change is durable, and a synchronous write from that thread fails
+// instead of waiting on itself.
+TEST(TrialStoreFileTest, AsyncCallsAnswerInCommitOrderOnceDurable) {
+  const std::string path = TempDbPath("async");
+  auto opened = TrialStore::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  auto store = std::move(*opened);
+  auto study = store->CreateStudy("a", "{}", kNow);
+  ASSERT_TRUE(study.ok());
+  constexpr int kTrials = 50;
+  for (int i = 0; i < kTrials; ++i) {
+    ASSERT_TRUE(store->CreateTrial(study->id, 0, "{}", TrialState::kWaiting, kNow).ok());
+  }
+  std::mutex mu;
+  std::vector<int64_t> leased_numbers;  // in the order the callbacks ran
+  std::atomic<int> answered{0};
+  absl::Status from_callback;
+  for (int i = 0; i < kTrials + 1; ++i) {
+    store->LeaseNextWaitingAsync(
+        {study->id}, "w", "t" + std::to_string(i), kNow + 1000, kNow,
+        [&, i](absl::StatusOr<std::optional<TrialRecord>> leased) {
+          std::lock_guard<std::mutex> lock(mu);
+          ASSERT_TRUE(leased.ok()) << leased.status();
+          if (i == kTrials) {
+            EXPECT_FALSE(leased->has_value());  // all taken by the calls before it
+            from_callback = store->SetStudyPhase(study->id, 1, "", kNow);
+          } else {
+            ASSERT_TRUE(leased->has_value());
+            leased_numbers.push_back((*leased)->number);
+          }
+          answered++;
+        });
+  }
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(answered.load(), kTrials + 1);
+  // Queued in this order, committed in this order: trial i went to call i.
+  ASSERT_EQ(leased_numbers.size(), static_cast<size_t>(kTrials));
+  for (int i = 0; i < kTrials; ++i) EXPECT_EQ(leased_numbers[i], i);
+  EXPECT_TRUE(absl::IsFailedPrecondition(from_callback)) << from_callback;
+  // Durable: a second connection to the file sees every lease.
+  auto reopened = TrialStore::Open(path);
+  ASSERT_TRUE(reopened.ok());
+  auto running = (*reopened)->CountTrials(study->id, TrialState::kRunning);
+  ASSERT_TRUE(running.ok());
+  EXPECT_EQ(*running, kTrials);
+
+  // A finish and its replacement in one change, answered the same way; a
+  // refused finish still stores the replacement.
+  std::atomic<int> finished{0};
+  store->FinishLeasedTrialAndCreateAsync(
+      "t0", Complete(0), study->id, kTrials, {{0, R"({"x": 1})"}}, kNow,
+      [&](absl::StatusOr<TrialStore::FinishedAndCreated> done) {
+        ASSERT_TRUE(done.ok()) << done.status();
+        EXPECT_TRUE(done->finish_status.ok());
+        EXPECT_TRUE(done->finished_now);
+        ASSERT_EQ(done->created.size(), 1u);
+        EXPECT_EQ(done->created[0].number, kTrials);
+        finished++;
+      });
+  store->FinishLeasedTrialAndCreateAsync(
+      "no-such-token", Complete(0), study->id, kTrials + 1, {{0, "{}"}}, kNow,
+      [&](absl::StatusOr<TrialStore::FinishedAndCreated> done) {
+        ASSERT_TRUE(done.ok()) << done.status();
+        EXPECT_TRUE(absl::IsFailedPrecondition(done->finish_status)) << done->finish_status;
+        ASSERT_EQ(done->created.size(), 1u);
+        EXPECT_EQ(done->created[0].number, kTrials + 1);
+        finished++;
+      });
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(finished.load(), 2);
 }
 
 // Reads on the WAL reader connection see every committed write: a cached
