@@ -64,16 +64,43 @@ class ParkedCallsTest : public ::testing::Test {
   std::unique_ptr<StudyEngine> engine_;
 };
 
-TEST_F(ParkedCallsTest, AnsweredInlineWhenATrialIsWaiting) {
+TEST_F(ParkedCallsTest, AnsweredOnceTheLeaseCommitsWhenATrialIsWaiting) {
   ASSERT_TRUE(engine_->CreateStudy(Spec("now", 2, 1)).ok());
   Answer answer;
-  EXPECT_EQ(engine_->AcquireTrialAsync("w1", {}, 5000, answer.Done()), 0u);
-  ASSERT_TRUE(answer.Ready(std::chrono::milliseconds(0)));  // before the call returned
+  engine_->AcquireTrialAsync("w1", {}, 30000, answer.Done());
+  // From the commit thread, long before the deadline: it did not park.
+  ASSERT_TRUE(answer.Ready(std::chrono::seconds(5)));
   Result r = answer.future.get();
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->has_value());
   EXPECT_EQ((*r)->trial.number, 0);
   EXPECT_EQ((*r)->trial.worker_id, "w1");
+}
+
+TEST_F(ParkedCallsTest, AcquireCancelledWhileItsLeaseCommitsDoesNotPark) {
+  // One WAITING trial, two acquires: both see it and both try to lease it;
+  // the second in commit order finds none. The second is cancelled at once,
+  // usually while its lease is still committing, and must then end at once
+  // instead of parking until its deadline.
+  ASSERT_TRUE(engine_->CreateStudy(Spec("race", 2, 1)).ok());
+  Answer first, second;
+  engine_->AcquireTrialAsync("w1", {}, 30000, first.Done());
+  const uint64_t handle = engine_->AcquireTrialAsync("w2", {}, 30000, second.Done());
+  engine_->CancelAcquire(handle);
+  ASSERT_TRUE(second.Ready(std::chrono::seconds(5)));
+  Result r2 = second.future.get();
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  if (r2->has_value()) {
+    // The second won the race (a trial on its way is still handed out); the
+    // first, not cancelled, waits for the next trial.
+    EXPECT_EQ((*r2)->trial.number, 0);
+    EXPECT_FALSE(first.Ready(std::chrono::milliseconds(200)));
+  } else {
+    ASSERT_TRUE(first.Ready(std::chrono::seconds(5)));
+    Result r1 = first.future.get();
+    ASSERT_TRUE(r1.ok() && r1->has_value());
+    EXPECT_EQ((*r1)->trial.number, 0);
+  }
 }
 
 TEST_F(ParkedCallsTest, ParkedAcquireGetsATrialCreatedAfterItParked) {

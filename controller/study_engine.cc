@@ -136,15 +136,52 @@ void Log(const std::string& event, const std::string& fields) {
                event.c_str(), fields.c_str());
 }
 
+// Calls `start` with a callback and waits for the value it is given: the
+// blocking form of an asynchronous engine call, for threads that may wait
+// (never the store's commit thread, which delivers the value).
+template <typename T, typename Start>
+T Await(Start start) {
+  struct Slot {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<T> value;
+  };
+  auto slot = std::make_shared<Slot>();
+  start([slot](T value) {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    slot->value = std::move(value);
+    slot->cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(slot->mu);
+  slot->cv.wait(lock, [&slot] { return slot->value.has_value(); });
+  return std::move(*slot->value);
+}
+
 }  // namespace
 
 StudyEngine::StudyEngine(std::unique_ptr<storage::TrialStore> store, EngineOptions options)
-    : store_(std::move(store)), options_(std::move(options)), rng_(std::random_device{}()) {
+    : store_(std::move(store)),
+      options_(std::move(options)),
+      rng_(std::random_device{}()),
+      // Follow-ups are rare (retried finishes, a study's last trials, phase
+      // changes); two threads keep one slow store call from holding up the
+      // next.
+      followups_(std::make_unique<HandlerPool>(2)) {
   if (!options_.now_ms) options_.now_ms = SystemNowMs;
   waiter_ = std::thread([this] { WaiterLoop(); });
 }
 
-StudyEngine::~StudyEngine() { Stop(); }
+StudyEngine::~StudyEngine() {
+  Stop();
+  // Commit callbacks still queued touch this engine and may hand work to the
+  // follow-up pool, whose tasks may write: run both out while the store and
+  // every member are still here.
+  store_->Flush().IgnoreError();
+  followups_.reset();
+  store_->Flush().IgnoreError();
+}
+
+void StudyEngine::RunFollowup(std::function<void()> task) { followups_->Run(std::move(task)); }
 
 int64_t StudyEngine::Now() const { return options_.now_ms(); }
 
@@ -668,44 +705,53 @@ void StudyEngine::DropProvisional(Study* study, size_t first) {
   }
 }
 
+StudyEngine::FinishDecision StudyEngine::DecideFinish(const Study& study) const {
+  FinishDecision d;
+  d.phase = study.strategy->CurrentPhase(study.trials);
+  const Json summary = study.strategy->Summary(study.trials);
+  d.summary_text = summary.is_null() ? "" : summary.dump();
+  d.phase_changed = d.phase != study.record.phase || d.summary_text != study.record.summary_json;
+  const bool external = study.spec.objective_type == "external";
+  const bool all_done =
+      !study.trials.empty() && study.counts.waiting + study.counts.running == 0;
+  if (external) {
+    // Asked trials end with tell; the study ends when max_trials have, or
+    // when nothing is open and the strategy has no trial left to give (a
+    // hybrid study without max_trials).
+    d.finish = study.spec.max_trials > 0 && study.counts.finished() >= study.spec.max_trials;
+    if (!d.finish && all_done) {
+      auto next = study.strategy->Next(study.trials);
+      d.finish = next.ok() && next->kind == StrategyDecision::Kind::kDone;
+    }
+  } else {
+    d.finish = study.strategy_done && all_done;
+  }
+  return d;
+}
+
+bool StudyEngine::ReplenishWouldAct(const Study& study) const {
+  if (study.record.state != StudyState::kRunning) return false;
+  if (study.spec.objective_type == "external") return true;
+  if (study.counts.waiting + study.counts.running < study.spec.parallelism) return true;
+  const FinishDecision d = DecideFinish(study);
+  return d.phase_changed || d.finish;
+}
+
 // REQUIRES study->create_mu held.
 absl::Status StudyEngine::MaybeFinishStudy(const std::shared_ptr<Study>& study) {
-  int phase = 0;
-  Json summary;
-  bool finish = false;
-  bool phase_changed = false;
+  FinishDecision d;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (study->record.state != StudyState::kRunning) return absl::OkStatus();
-    phase = study->strategy->CurrentPhase(study->trials);
-    summary = study->strategy->Summary(study->trials);
-    const std::string summary_text = summary.is_null() ? "" : summary.dump();
-    phase_changed = phase != study->record.phase || summary_text != study->record.summary_json;
-    const bool external = study->spec.objective_type == "external";
-    const bool all_done = !study->trials.empty() &&
-                          study->counts.waiting + study->counts.running == 0;
-    if (external) {
-      // Asked trials end with tell; the study ends when max_trials have, or
-      // when nothing is open and the strategy has no trial left to give (a
-      // hybrid study without max_trials).
-      finish = study->spec.max_trials > 0 &&
-               study->counts.finished() >= study->spec.max_trials;
-      if (!finish && all_done) {
-        auto next = study->strategy->Next(study->trials);
-        finish = next.ok() && next->kind == StrategyDecision::Kind::kDone;
-      }
-    } else {
-      finish = study->strategy_done && all_done;
-    }
+    d = DecideFinish(*study);
   }
-  if (phase_changed) {
-    const std::string summary_text = summary.is_null() ? "" : summary.dump();
-    RETURN_IF_ERROR(store_->SetStudyPhase(study->record.id, phase, summary_text, Now()));
+  if (d.phase_changed) {
+    RETURN_IF_ERROR(store_->SetStudyPhase(study->record.id, d.phase, d.summary_text, Now()));
     std::lock_guard<std::mutex> lock(mu_);
-    study->record.phase = phase;
-    study->record.summary_json = summary_text;
+    study->record.phase = d.phase;
+    study->record.summary_json = d.summary_text;
   }
-  if (finish) {
+  if (d.finish) {
     RETURN_IF_ERROR(
         store_->SetStudyState(study->record.id, StudyState::kComplete, "study_complete", Now()));
     {
@@ -718,7 +764,7 @@ absl::Status StudyEngine::MaybeFinishStudy(const std::shared_ptr<Study>& study) 
                      " best=", study->best_value ? std::to_string(*study->best_value) : "none"));
     KeepFinal(study);
   }
-  if (phase_changed || finish) NotifyChange();
+  if (d.phase_changed || d.finish) NotifyChange();
   return absl::OkStatus();
 }
 
@@ -892,61 +938,95 @@ std::vector<int64_t> StudyEngine::AcquireCandidates(const std::vector<std::strin
   return candidates;
 }
 
-absl::StatusOr<std::optional<Assignment>> StudyEngine::LeaseFrom(
-    const std::vector<int64_t>& candidates, int64_t lease_ms, const std::string& worker_id) {
+void StudyEngine::LeaseFromAsync(const std::vector<int64_t>& candidates, int64_t lease_ms,
+                                 const std::string& worker_id, AcquireDone done) {
   const std::string token = NewToken();
   const int64_t now = Now();
-  auto leased = store_->LeaseNextWaiting(candidates, worker_id, token, now + lease_ms, now);
-  if (!leased.ok()) return leased.status();
-  if (!leased->has_value()) return std::optional<Assignment>();
-  Assignment a;
-  a.trial = std::move(**leased);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = studies_.find(a.trial.study_id);
-    if (it != studies_.end()) {
-      ApplyTrial(it->second.get(), a.trial);
-      a.study_name = it->second->record.name;
-      a.objective_json = it->second->objective_json;
-    }
-  }
-  NotifyChange();
-  return std::optional<Assignment>(std::move(a));
+  store_->LeaseNextWaitingAsync(
+      candidates, worker_id, token, now + lease_ms, now,
+      [this, done = std::move(done)](absl::StatusOr<std::optional<TrialRecord>> leased) {
+        if (!leased.ok()) return done(leased.status());
+        if (!leased->has_value()) return done(std::optional<Assignment>());
+        Assignment a;
+        a.trial = std::move(**leased);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          auto it = studies_.find(a.trial.study_id);
+          if (it != studies_.end()) {
+            ApplyTrial(it->second.get(), a.trial);
+            a.study_name = it->second->record.name;
+            a.objective_json = it->second->objective_json;
+          }
+        }
+        NotifyChange();
+        done(std::optional<Assignment>(std::move(a)));
+      });
+}
+
+absl::StatusOr<std::optional<Assignment>> StudyEngine::LeaseFrom(
+    const std::vector<int64_t>& candidates, int64_t lease_ms, const std::string& worker_id) {
+  return Await<absl::StatusOr<std::optional<Assignment>>>(
+      [&](AcquireDone done) { LeaseFromAsync(candidates, lease_ms, worker_id, std::move(done)); });
 }
 
 uint64_t StudyEngine::AcquireTrialAsync(const std::string& worker_id,
                                         const std::vector<std::string>& objective_types,
                                         int64_t wait_ms, AcquireDone done) {
+  ParkedAcquire parked{
+      worker_id, objective_types,
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0)),
+      std::move(done)};
   std::vector<int64_t> candidates;
   int64_t lease_ms = 0;
   uint64_t made_waiting = 0;
+  uint64_t handle = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_.load()) candidates = AcquireCandidates(objective_types, &lease_ms);
     made_waiting = trials_made_waiting_;
+    handle = next_handle_++;
+    if (!candidates.empty()) leasing_acquires_.emplace(handle, false);
   }
-  if (!candidates.empty()) {
-    auto leased = LeaseFrom(candidates, lease_ms, worker_id);
-    if (!leased.ok() || leased->has_value()) {
-      done(std::move(leased));
-      return 0;
-    }
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  if (candidates.empty()) return ParkAcquire(handle, std::move(parked), made_waiting) ? handle : 0;
+  // The lease commits while this thread goes back to its work; the answer
+  // (or the parking, when another call took the trial first) comes from the
+  // commit thread.
+  LeaseFromAsync(candidates, lease_ms, worker_id,
+                 [this, handle, made_waiting, parked = std::move(parked)](
+                     absl::StatusOr<std::optional<Assignment>> leased) mutable {
+                   if (!leased.ok() || leased->has_value()) {
+                     {
+                       std::lock_guard<std::mutex> lock(mu_);
+                       leasing_acquires_.erase(handle);
+                     }
+                     return parked.done(std::move(leased));
+                   }
+                   ParkAcquire(handle, std::move(parked), made_waiting);
+                 });
+  return handle;
+}
+
+bool StudyEngine::ParkAcquire(uint64_t handle, ParkedAcquire parked, uint64_t made_waiting) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (wait_ms <= 0 || stopping_.load()) {
-    lock.unlock();
-    done(std::optional<Assignment>());
-    return 0;
+  bool cancelled = false;
+  auto leasing = leasing_acquires_.find(handle);
+  if (leasing != leasing_acquires_.end()) {
+    cancelled = leasing->second;
+    leasing_acquires_.erase(leasing);
   }
-  const uint64_t handle = next_handle_++;
-  parked_acquires_.emplace(handle, ParkedAcquire{worker_id, objective_types, deadline,
-                                                 std::move(done)});
-  // A trial that became WAITING since the look above found no waiter to serve.
+  if (cancelled || stopping_.load() || parked.deadline <= std::chrono::steady_clock::now()) {
+    lock.unlock();
+    parked.done(std::optional<Assignment>());
+    return false;
+  }
+  const auto deadline = parked.deadline;
+  parked_acquires_.emplace(handle, std::move(parked));
+  // A trial that became WAITING since the caller looked found no waiter to
+  // serve.
   const bool missed = trials_made_waiting_ != made_waiting;
   if (missed) serve_acquires_ = true;
   if (missed || deadline < waiter_wake_) waiter_cv_.notify_one();
-  return handle;
+  return true;
 }
 
 void StudyEngine::CancelAcquire(uint64_t handle) {
@@ -954,7 +1034,13 @@ void StudyEngine::CancelAcquire(uint64_t handle) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = parked_acquires_.find(handle);
-    if (it == parked_acquires_.end()) return;
+    if (it == parked_acquires_.end()) {
+      // Its lease is committing: a trial is still handed out, but it does not
+      // park afterwards.
+      auto leasing = leasing_acquires_.find(handle);
+      if (leasing != leasing_acquires_.end()) leasing->second = true;
+      return;
+    }
     done = std::move(it->second.done);
     parked_acquires_.erase(it);
   }
@@ -997,9 +1083,11 @@ void StudyEngine::ServeParkedAcquires() {
     ParkedAcquire parked;
     std::vector<int64_t> candidates;
     int64_t lease_ms = 0;
+    uint64_t made_waiting = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_.load()) return;
+      made_waiting = trials_made_waiting_;
       auto it = parked_acquires_.begin();
       for (; it != parked_acquires_.end(); ++it) {
         lease_ms = 0;
@@ -1013,16 +1101,18 @@ void StudyEngine::ServeParkedAcquires() {
     }
     auto leased = LeaseFrom(candidates, lease_ms, parked.worker_id);
     if (leased.ok() && !leased->has_value()) {
-      // Another call took it first (or it is not committed yet: its commit
-      // makes it WAITING again and wakes this thread). Back in its place.
+      // Another call took it first, or it is not committed yet. Back in its
+      // place; a trial that became WAITING meanwhile (its commit) saw no
+      // parked call to wake for, so look again now.
       std::unique_lock<std::mutex> lock(mu_);
       if (stopping_.load()) {
         lock.unlock();
         parked.done(std::optional<Assignment>());
-      } else {
-        parked_acquires_.emplace(handle, std::move(parked));
+        return;
       }
-      return;
+      parked_acquires_.emplace(handle, std::move(parked));
+      if (trials_made_waiting_ == made_waiting) return;
+      continue;
     }
     parked.done(std::move(leased));
   }
@@ -1144,15 +1234,32 @@ absl::StatusOr<ProgressAction> StudyEngine::ReportProgress(const std::string& to
 
 absl::StatusOr<TrialState> StudyEngine::CompleteTrial(const std::string& token, double value,
                                                       const std::string& result_json) {
+  return Await<absl::StatusOr<TrialState>>([&](FinishDone done) {
+    CompleteTrialAsync(token, value, result_json, std::move(done));
+  });
+}
+
+void StudyEngine::CompleteTrialAsync(const std::string& token, double value,
+                                     const std::string& result_json, FinishDone done) {
   TrialOutcome outcome;
   outcome.state = TrialState::kComplete;
   outcome.value = value;
   outcome.result_json = result_json;
-  auto folded = FinishAndReplace(token, outcome);
-  if (!folded.ok()) return folded.status();
-  if (folded->has_value()) return **folded;
-  // The slow path: the lease is not (or no longer) in memory, e.g. a retried
-  // call; the store decides, with the same answers as before.
+  FinishAndReplaceAsync(
+      token, outcome,
+      [this, token, outcome, done = std::move(done)](
+          absl::StatusOr<std::optional<TrialState>> folded) {
+        if (!folded.ok()) return done(folded.status());
+        if (folded->has_value()) return done(**folded);
+        // The slow path waits on the store, so never on the commit thread.
+        RunFollowup([this, token, outcome, done] { done(FinishSlow(token, outcome)); });
+      });
+}
+
+absl::StatusOr<TrialState> StudyEngine::FinishSlow(const std::string& token,
+                                                   const TrialOutcome& outcome) {
+  // The lease is not (or no longer) in memory, e.g. a retried call, or the
+  // fast path was refused; the store decides, with the same answers as before.
   auto done = store_->FinishLeasedTrial(token, outcome, Now());
   if (!done.ok()) return done.status();
   std::shared_ptr<Study> study;
@@ -1168,33 +1275,45 @@ absl::StatusOr<TrialState> StudyEngine::CompleteTrial(const std::string& token, 
   return done->state;
 }
 
-absl::StatusOr<std::optional<TrialState>> StudyEngine::FinishAndReplace(
-    const std::string& token, const TrialOutcome& outcome) {
+void StudyEngine::FinishAndReplaceAsync(const std::string& token, const TrialOutcome& outcome,
+                                        FastFinishDone done) {
+  const auto not_fast = [&done] { done(std::optional<TrialState>()); };
   std::shared_ptr<Study> study;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto lease = leases_.find(token);
-    if (lease == leases_.end()) return std::optional<TrialState>();
+    if (lease == leases_.end()) return not_fast();
     auto it = studies_.find(lease->second.first);
-    if (it == studies_.end()) return std::optional<TrialState>();
+    if (it == studies_.end()) return not_fast();
     study = it->second;
   }
-  if (study->spec.objective_type == "external") return std::optional<TrialState>();
-  std::unique_lock<std::mutex> create_lock(study->create_mu);
+  if (study->spec.objective_type == "external") return not_fast();
+  // The holder of create_mu may be waiting on a commit (Replenish), so the
+  // commit thread (a caller's callback) must not wait for it: it hands the
+  // call to the follow-up pool instead. Any other thread waits at most for
+  // one sampling or one commit.
+  std::unique_lock<std::mutex> create_lock(study->create_mu, std::defer_lock);
+  if (!store_->OnCommitThread()) {
+    create_lock.lock();
+  } else if (!create_lock.try_lock()) {
+    RunFollowup([this, token, outcome, done = std::move(done)]() mutable {
+      FinishAndReplaceAsync(token, outcome, std::move(done));
+    });
+    return;
+  }
   size_t first_provisional = 0;
   std::vector<storage::TrialStore::NewTrial> batch;
+  absl::Status sampled;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto lease = leases_.find(token);
-    if (lease == leases_.end() || study->record.state != StudyState::kRunning ||
-        study->history_evicted) {
-      return std::optional<TrialState>();
-    }
-    const int64_t number = lease->second.second;
-    if (number >= static_cast<int64_t>(study->trials.size()) ||
+    const int64_t number = lease == leases_.end() ? -1 : lease->second.second;
+    if (number < 0 || study->record.state != StudyState::kRunning || study->history_evicted ||
+        number >= static_cast<int64_t>(study->trials.size()) ||
         study->trials[number].state != TrialState::kRunning ||
         study->trials[number].lease_token != token) {
-      return std::optional<TrialState>();
+      create_lock.unlock();
+      return not_fast();
     }
     // The replacements are sampled knowing this outcome, as they were when
     // created after the finish had committed: the outcome is applied for the
@@ -1215,7 +1334,7 @@ absl::StatusOr<std::optional<TrialState>> StudyEngine::FinishAndReplace(
     ended.lease_token = token;
     ApplyTrial(study.get(), ended);
     first_provisional = study->trials.size();
-    absl::Status sampled = SampleFreeSlots(study.get(), &batch);
+    sampled = SampleFreeSlots(study.get(), &batch);
     TrialView& v = study->trials[number];
     --*CountFor(&study->counts, v.state);
     v = before;
@@ -1224,38 +1343,61 @@ absl::StatusOr<std::optional<TrialState>> StudyEngine::FinishAndReplace(
     leases_[token] = {study->record.id, number};
     study->best_value = best_before;
     study->best_number = best_number_before;
-    if (!sampled.ok()) return sampled;
   }
-  // create_mu is released as soon as this call holds its place in the commit
-  // order, so that the completions of one study still share commits; the
-  // numbers sampled under it follow the same order.
-  auto stored = store_->FinishLeasedTrialAndCreate(
-      token, outcome, study->record.id, static_cast<int64_t>(first_provisional), batch, Now(),
-      [&create_lock] { create_lock.unlock(); });
-  if (create_lock.owns_lock()) create_lock.unlock();
-  if (!stored.ok()) {
-    // Nothing was stored (a failed commit, or numbering moved because an
-    // earlier commit failed): drop the replacements and everything sampled
-    // after them, and let the slow path give the store's answer.
-    std::lock_guard<std::mutex> relock(study->create_mu);
-    std::lock_guard<std::mutex> lock(mu_);
-    DropProvisional(study.get(), first_provisional);
-    return std::optional<TrialState>();
+  if (!sampled.ok()) {
+    create_lock.unlock();
+    return done(sampled);
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stored->finish_status.ok()) ApplyTrial(study.get(), stored->finished);
-    RETURN_IF_ERROR(ApplyCreated(study.get(), first_provisional, stored->created));
-  }
-  NotifyChange();
-  if (!stored->finish_status.ok() || !stored->finished_now) {
-    // A refused finish (its replacements stand: the slot is refilled by the
-    // trial's retry or by them) or a repeated call: the slow path answers.
-    return std::optional<TrialState>();
-  }
-  // Usually nothing is left to sample; this also ends the study when done.
-  RETURN_IF_ERROR(Replenish(study));
-  return std::optional<TrialState>(stored->finished.state);
+  // create_mu is held until this call has its place in the commit order (when
+  // the call below returns), so that the numbers sampled under it follow the
+  // same order while the completions of one study still share commits.
+  store_->FinishLeasedTrialAndCreateAsync(
+      token, outcome, study->record.id, static_cast<int64_t>(first_provisional),
+      std::move(batch), Now(),
+      [this, study, first_provisional, done = std::move(done)](
+          absl::StatusOr<storage::TrialStore::FinishedAndCreated> stored) {
+        if (!stored.ok()) {
+          // Nothing was stored (a failed commit, or numbering moved because an
+          // earlier commit failed): drop the replacements and everything
+          // sampled after them, and let the slow path give the store's
+          // answer. That waits for create_mu, so not on the commit thread.
+          RunFollowup([this, study, first_provisional, done] {
+            {
+              std::lock_guard<std::mutex> relock(study->create_mu);
+              std::lock_guard<std::mutex> lock(mu_);
+              DropProvisional(study.get(), first_provisional);
+            }
+            done(std::optional<TrialState>());
+          });
+          return;
+        }
+        absl::Status applied;
+        bool replenish = false;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (stored->finish_status.ok()) ApplyTrial(study.get(), stored->finished);
+          applied = ApplyCreated(study.get(), first_provisional, stored->created);
+          replenish = ReplenishWouldAct(*study);
+        }
+        NotifyChange();
+        if (!applied.ok()) return done(applied);
+        if (!stored->finish_status.ok() || !stored->finished_now) {
+          // A refused finish (its replacements stand: the slot is refilled by
+          // the trial's retry or by them) or a repeated call: the slow path
+          // answers.
+          return done(std::optional<TrialState>());
+        }
+        const TrialState state = stored->finished.state;
+        // Usually every slot is taken again and nothing is left to do; else
+        // Replenish samples or ends the study, which writes and waits.
+        if (!replenish) return done(std::optional<TrialState>(state));
+        RunFollowup([this, study, state, done] {
+          absl::Status refilled = Replenish(study);
+          if (!refilled.ok()) return done(refilled);
+          done(std::optional<TrialState>(state));
+        });
+      });
+  create_lock.unlock();
 }
 
 absl::StatusOr<TrialState> StudyEngine::FailTrial(const std::string& token,

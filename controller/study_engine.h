@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/handler_pool.h"
 #include "controller/pruning.h"
 #include "controller/spec.h"
 #include "controller/strategy.h"
@@ -147,9 +148,10 @@ class StudyEngine {
   // at once when one is WAITING, otherwise as soon as one becomes WAITING
   // within `wait_ms`. `done` is called exactly once, with the assignment, with
   // nullopt (none came in time, CancelAcquire, or Stop) or with the store's
-  // error: inline when the answer is known now, else later from the engine's
-  // waiter thread. No engine lock is held while it runs; it must not block.
-  // Returns a handle for CancelAcquire (0 when `done` has already run).
+  // error: inline when the answer is known now, else later from the store's
+  // commit thread (once the lease is durable) or the engine's waiter thread.
+  // No engine lock is held while it runs; it must not block. Returns a handle
+  // for CancelAcquire (0 when `done` has already run).
   using AcquireDone = std::function<void(absl::StatusOr<std::optional<Assignment>>)>;
   uint64_t AcquireTrialAsync(const std::string& worker_id,
                              const std::vector<std::string>& objective_types, int64_t wait_ms,
@@ -166,6 +168,13 @@ class StudyEngine {
                                                 double value, int64_t* deadline_ms);
   absl::StatusOr<storage::TrialState> CompleteTrial(const std::string& token, double value,
                                                     const std::string& result_json);
+  // CompleteTrial without a thread waiting for the commit: `done` gets the
+  // same answer exactly once, usually from the store's commit thread (then
+  // the reply leaves as soon as the change is durable), on a rare path from
+  // the engine's follow-up pool. It must not block.
+  using FinishDone = std::function<void(absl::StatusOr<storage::TrialState>)>;
+  void CompleteTrialAsync(const std::string& token, double value, const std::string& result_json,
+                          FinishDone done);
   absl::StatusOr<storage::TrialState> FailTrial(const std::string& token,
                                                 const std::string& message);
 
@@ -211,11 +220,33 @@ class StudyEngine {
   absl::Status ApplyCreated(Study* study, size_t first_provisional,
                             const std::vector<storage::TrialRecord>& created);
   // Ends the running trial holding `token` and stores its replacements in the
-  // same transaction (one commit per trial instead of two). nullopt when the
-  // fast path does not apply or the store refused; memory is then as before
-  // and the caller takes the slow path, which gives the store's answer.
-  absl::StatusOr<std::optional<storage::TrialState>> FinishAndReplace(
-      const std::string& token, const storage::TrialOutcome& outcome);
+  // same transaction (one commit per trial instead of two). `done` gets
+  // nullopt when the fast path does not apply or the store refused; memory is
+  // then as before and the caller takes the slow path (FinishSlow), which
+  // gives the store's answer. `done` runs inline, on the commit thread or on
+  // the follow-up pool, and must not block.
+  using FastFinishDone = std::function<void(absl::StatusOr<std::optional<storage::TrialState>>)>;
+  void FinishAndReplaceAsync(const std::string& token, const storage::TrialOutcome& outcome,
+                             FastFinishDone done);
+  // Ends the trial holding `token` through the store alone (a retried call,
+  // a lease no longer in memory, a refused fast path). Blocks.
+  absl::StatusOr<storage::TrialState> FinishSlow(const std::string& token,
+                                                 const storage::TrialOutcome& outcome);
+  // Runs `task` on the follow-up pool: work that follows a commit callback but
+  // may block on the store (which the commit thread must never do).
+  void RunFollowup(std::function<void()> task);
+  // What MaybeFinishStudy would change now. REQUIRES mu_.
+  struct FinishDecision {
+    int phase = 0;
+    std::string summary_text;
+    bool phase_changed = false;
+    bool finish = false;
+  };
+  FinishDecision DecideFinish(const Study& study) const;
+  // False when Replenish would change nothing now: every slot of the study's
+  // parallelism is taken and neither its phase nor its state moves. REQUIRES
+  // mu_.
+  bool ReplenishWouldAct(const Study& study) const;
   // Drops a finished study's trials from memory. REQUIRES mu_.
   void EvictHistory(Study* study);
   // Removes trials from index `first` on (sampled but not stored). REQUIRES mu_.
@@ -229,7 +260,9 @@ class StudyEngine {
   std::vector<int64_t> AcquireCandidates(const std::vector<std::string>& types,
                                          int64_t* lease_ms);
   // Leases the next WAITING trial of `candidates`; nullopt when another call
-  // took the last one first.
+  // took the last one first. `done` runs on the commit thread.
+  void LeaseFromAsync(const std::vector<int64_t>& candidates, int64_t lease_ms,
+                      const std::string& worker_id, AcquireDone done);
   absl::StatusOr<std::optional<Assignment>> LeaseFrom(const std::vector<int64_t>& candidates,
                                                       int64_t lease_ms,
                                                       const std::string& worker_id);
@@ -263,7 +296,15 @@ class StudyEngine {
     std::chrono::steady_clock::time_point deadline;
     std::function<void()> done;
   };
+  // Parks acquire `handle` (its deadline in `parked`) until a trial comes or
+  // the deadline; answers it with nullopt at once when it was cancelled while
+  // its first lease was in flight, or when the engine stops.
+  // `made_waiting`: trials_made_waiting_ when the caller looked for a trial.
+  // False when answered instead.
+  bool ParkAcquire(uint64_t handle, ParkedAcquire parked, uint64_t made_waiting);
   std::map<uint64_t, ParkedAcquire> parked_acquires_;    // by handle = arrival order; mu_
+  // Acquires whose first lease is committing: handle -> cancelled since.
+  std::map<uint64_t, bool> leasing_acquires_;            // mu_
   std::map<uint64_t, ParkedChangeWait> parked_changes_;  // mu_
   uint64_t next_handle_ = 1;                             // mu_
   uint64_t trials_made_waiting_ = 0;  // counts ApplyTrial's WAITING trials; mu_
@@ -282,6 +323,8 @@ class StudyEngine {
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;
   std::thread sweeper_;
+  // After store_: emptied (in ~StudyEngine) while the store still commits.
+  std::unique_ptr<HandlerPool> followups_;
 };
 
 }  // namespace peftsearch::controller

@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -130,6 +133,60 @@ TEST_F(EngineTest, ConcurrentCompletionsNumberEveryTrialOnce) {
     EXPECT_EQ(page->trials[i].number, i);
     EXPECT_EQ(page->trials[i].state, TrialState::kComplete);
     EXPECT_EQ(page->trials[i].value, static_cast<double>(i));  // each its own result
+  }
+}
+
+// Workers as the gRPC handlers drive the engine: each acquire's answer starts
+// the completion and each completion's answer the next acquire, all from the
+// callbacks (the store's commit thread), with no thread waiting on a commit.
+TEST_F(EngineTest, AsyncAcquireAndCompleteChainsFinishTheStudy) {
+  constexpr int kTrials = 400, kWorkers = 16;
+  ASSERT_TRUE(engine_->CreateStudy(Spec("chained", kTrials, kWorkers)).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  int workers_done = 0;
+  std::atomic<int> completed{0}, errors{0};
+  std::function<void(int)> acquire = [&](int w) {
+    engine_->AcquireTrialAsync(
+        "w" + std::to_string(w), {}, 50,
+        [&, w](absl::StatusOr<std::optional<Assignment>> a) {
+          if (!a.ok() || !a->has_value()) {
+            if (!a.ok()) errors++;
+            // Nothing left to lease (the study is done) or an error: stop.
+            std::lock_guard<std::mutex> lock(mu);
+            ++workers_done;
+            cv.notify_all();
+            return;
+          }
+          const storage::TrialRecord& trial = (*a)->trial;
+          engine_->CompleteTrialAsync(trial.lease_token, static_cast<double>(trial.number), "{}",
+                                      [&, w](absl::StatusOr<TrialState> state) {
+                                        if (!state.ok() || *state != TrialState::kComplete) {
+                                          errors++;
+                                        } else {
+                                          completed++;
+                                        }
+                                        acquire(w);
+                                      });
+        });
+  };
+  for (int w = 0; w < kWorkers; ++w) acquire(w);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return workers_done == kWorkers; }));
+  }
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(completed.load(), kTrials);
+  auto view = engine_->GetStudy("chained");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->record.state, storage::StudyState::kComplete);
+  EXPECT_EQ(view->counts.complete, kTrials);
+  auto page = engine_->ListTrials("chained", std::nullopt, 1000, "", false);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->trials.size(), static_cast<size_t>(kTrials));
+  for (int i = 0; i < kTrials; ++i) {
+    EXPECT_EQ(page->trials[i].number, i);
+    EXPECT_EQ(page->trials[i].value, static_cast<double>(i));
   }
 }
 

@@ -41,6 +41,28 @@ grpc::ServerUnaryReactor* UnaryCall(grpc::CallbackServerContext* context, Handle
   return reactor;
 }
 
+// UnaryCall for an engine call that answers through a callback: `body(caller,
+// finish)` starts it and returns; `finish(status)` ends the RPC on whatever
+// thread the answer comes (usually the store's commit thread), so no thread
+// waits for the commit. `finish` must be called exactly once. This runs on
+// gRPC's thread, not on a pool: nothing in it waits for a commit, and the
+// hand-off to a pool thread cost more than the call (see services.h).
+template <typename Body>
+grpc::ServerUnaryReactor* UnaryCallAsync(grpc::CallbackServerContext* context, const char* metric,
+                                         Authorizer* auth, std::string_view method, Body body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Shared: `finish` is a std::function, copied on its way; the last copy
+  // records the call's time.
+  auto timer = std::make_shared<RpcTimer>(metric);
+  absl::StatusOr<Principal> caller = AuthorizeCall(auth, context, method);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  body(*caller, [reactor, timer](const grpc::Status& status) { reactor->Finish(status); });
+  return reactor;
+}
+
 }  // namespace peftsearch::controller
 
 #endif  // PEFTSEARCH_CONTROLLER_UNARY_CALL_H_

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,10 +34,12 @@ void ToProto(const Assignment& a, v1::AcquireTrialResponse* reply) {
 // wait ends, the client cancels (OnCancel) or the engine stops. Deletes
 // itself when done.
 //
-// Lifetime: Start runs on a pool thread after the handler has returned the
-// reactor, so once Finish is called gRPC may run OnDone (and delete this) at
-// any moment. Hence Finish is the last thing that touches `this`, and an
-// answer that comes before Start is done is finished by Start itself.
+// Lifetime: the answer may come on another thread (the store's commit
+// thread, the engine's waiter) before Start has stored the handle, and once
+// Finish is called gRPC may run OnDone (and delete this) at any moment. Hence
+// Finish is the last thing that touches `this`, and an answer that comes
+// before Start is done is finished by Start itself. (A Finish before the
+// handler has returned the reactor is held by gRPC until it is bound.)
 class AcquireReactor final : public grpc::ServerUnaryReactor {
  public:
   AcquireReactor(StudyEngine* engine, v1::AcquireTrialResponse* reply)
@@ -167,26 +170,21 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerContext* context,
                                                           const v1::AcquireTrialRequest* request,
                                                           v1::AcquireTrialResponse* reply) {
+  // On gRPC's thread: nothing here waits for a commit (see services.h).
   auto* reactor = new AcquireReactor(engine_, reply);
-  auto run = [this, context, request, reactor] {
-    auto caller = AuthorizeCall(auth_, context, "AcquireTrial");
-    if (!caller.ok()) return reactor->Finish(ToGrpcStatus(caller.status()));
-    if (request->worker_id().empty()) {
-      return reactor->Finish(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "worker_id: register first"));
-    }
-    if (auth_ != nullptr) {
-      absl::Status s = auth_->CheckWorker(*caller, request->worker_id());
-      if (!s.ok()) return reactor->Finish(ToGrpcStatus(s));
-    }
+  auto caller = AuthorizeCall(auth_, context, "AcquireTrial");
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+  } else if (request->worker_id().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "worker_id: register first"));
+  } else if (absl::Status s = auth_ != nullptr ? auth_->CheckWorker(*caller, request->worker_id())
+                                               : absl::OkStatus();
+             !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+  } else {
     std::vector<std::string> types(request->objective_types().begin(),
                                    request->objective_types().end());
     reactor->Start(request->worker_id(), types, std::clamp<int64_t>(request->wait_ms(), 0, 30000));
-  };
-  if (pool_ == nullptr) {
-    run();
-  } else {
-    pool_->RunHereOrQueue(std::move(run));
   }
   return reactor;
 }
@@ -223,18 +221,21 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ReportProgress(
 grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerContext* context,
                                                            const v1::CompleteTrialRequest* request,
                                                            v1::CompleteTrialResponse* reply) {
-  return UnaryCall(context, pool_, "WorkerService/CompleteTrial", auth_, "CompleteTrial",
-                   [=](const Principal& caller) {
-                     if (auth_ != nullptr) {
-                       absl::Status s = auth_->CheckLease(caller, request->lease_token());
-                       if (!s.ok()) return ToGrpcStatus(s);
-                     }
-                     auto state = engine_->CompleteTrial(request->lease_token(), request->value(),
-                                                         request->result_json());
-                     if (!state.ok()) return ToGrpcStatus(state.status());
-                     reply->set_state(static_cast<v1::TrialState>(*state));
-                     return grpc::Status::OK;
-                   });
+  return UnaryCallAsync(
+      context, "WorkerService/CompleteTrial", auth_, "CompleteTrial",
+      [=](const Principal& caller, std::function<void(const grpc::Status&)> finish) {
+        if (auth_ != nullptr) {
+          absl::Status s = auth_->CheckLease(caller, request->lease_token());
+          if (!s.ok()) return finish(ToGrpcStatus(s));
+        }
+        engine_->CompleteTrialAsync(
+            request->lease_token(), request->value(), request->result_json(),
+            [reply, finish](absl::StatusOr<storage::TrialState> state) {
+              if (!state.ok()) return finish(ToGrpcStatus(state.status()));
+              reply->set_state(static_cast<v1::TrialState>(*state));
+              finish(grpc::Status::OK);
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
