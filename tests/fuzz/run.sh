@@ -63,10 +63,10 @@ TPE=$(lib_sources tpe)
 STORAGE=$(lib_sources storage)
 ENGINE="controller/spec.cc controller/strategy_factory.cc controller/single_strategy.cc
         controller/param_codec.cc controller/pruning.cc controller/study_engine.cc
-        controller/hybrid/hybrid_strategy.cc $OUT/gen/controller/hybrid/table9_json.cc"
+        controller/handler_pool.cc controller/hybrid/hybrid_strategy.cc $OUT/gen/controller/hybrid/table9_json.cc"
 # Every controller library source except the binary's main and the server
 # runner (the handlers pull in auth and metrics, which change as they grow).
-SERVER="$(lib_sources controller | grep -vE 'controller/(server|spec|strategy_factory|single_strategy|param_codec|pruning|study_engine)\.cc$')
+SERVER="$(lib_sources controller | grep -vE 'controller/(server|spec|strategy_factory|single_strategy|param_codec|pruning|study_engine|handler_pool)\.cc$')
         $OUT/gen/proto/peftsearch.pb.cc $OUT/gen/proto/peftsearch.grpc.pb.cc"
 
 build() {
