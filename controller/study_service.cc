@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -94,6 +95,16 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::StudyEvent> {
         End(ToGrpcStatus(view.status()));
         return;
       }
+      // The store's events run ahead of the engine's memory by the time
+      // between a commit and its application. Sent now, the event that ends
+      // the study would carry a view still RUNNING and be the stream's last;
+      // it waits for the memory instead (its update moves the version).
+      const bool view_behind =
+          view->record.state == storage::StudyState::kRunning &&
+          std::any_of(events->begin(), events->end(), [](const storage::EventRecord& e) {
+            return e.trial_number < 0 && (e.kind == "study_complete" || e.kind == "cancelled");
+          });
+      if (view_behind) events->clear();
       for (const auto& e : *events) {
         v1::StudyEvent event;
         ToProto(e, &event);
@@ -101,7 +112,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::StudyEvent> {
         pending_.push_back(std::move(event));
         seq_ = e.seq;
       }
-      study_over_ = events->size() < kBatch && view->record.state != storage::StudyState::kRunning;
+      study_over_ = !view_behind && events->size() < kBatch &&
+                    view->record.state != storage::StudyState::kRunning;
       if (!pending_.empty() || study_over_) continue;
       // Nothing new: park until the engine changes (at most a second, so a
       // missed notification costs a second, not the stream).
