@@ -30,5 +30,5 @@ sqlite3 "$DB" "SELECT message FROM trials WHERE state=4 LIMIT 1" | grep -q "medi
 short=$(sqlite3 "$DB" "SELECT COUNT(*) FROM trials t WHERE state=4 AND \
   (SELECT COUNT(*) FROM intermediate_values i WHERE i.trial_id=t.id) < 5")
 [[ "$short" -ge 1 ]] || fail "no pruned trial stopped before its last step"
-cat "$TMP"/worker-*.log | grep -q "reason=pruned" || fail "workers did not log stopping a pruned trial"
+grep -q "reason=pruned" "$TMP"/worker-*.log || fail "workers did not log stopping a pruned trial"
 echo PASS
