@@ -13,9 +13,10 @@
 // thread up to the point where its change is queued for the store's commit
 // thread, and the reply is sent from that thread once the change is durable
 // (TrialStore's ...Async calls): no thread waits for the fsync and no call
-// crosses to a pool. On the 2-core VM this took controller CPU from ~170 to
-// ~105 us per trial and throughput from ~4,500-5,200 to ~6,100-6,900 trials/s
-// (docs/BENCHMARKS.md); context switches fell from ~12 to ~3 per trial. Those
+// crosses to a pool. On the 2-core VM, in six alternating pairs against the
+// code before, this took controller CPU from 172-226 to 106-134 us per trial,
+// throughput from 3,959-5,011 to 5,407-6,542 trials/s and the controller's
+// context switches from 12.0 to 2.5 per trial (docs/BENCHMARKS.md). Those
 // handlers block at most on the engine's short locks and on the sampling of a
 // completed trial's replacement (microseconds for random and grid, under a
 // millisecond for TPE at 1,000 trials).
