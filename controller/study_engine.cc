@@ -1282,12 +1282,13 @@ void StudyEngine::FinishAndReplaceAsync(const std::string& token, const TrialOut
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto lease = leases_.find(token);
-    if (lease == leases_.end()) return not_fast();
-    auto it = studies_.find(lease->second.first);
-    if (it == studies_.end()) return not_fast();
-    study = it->second;
+    if (lease != leases_.end()) {
+      auto it = studies_.find(lease->second.first);
+      if (it != studies_.end()) study = it->second;
+    }
   }
-  if (study->spec.objective_type == "external") return not_fast();
+  // (`done` runs outside every engine lock.)
+  if (study == nullptr || study->spec.objective_type == "external") return not_fast();
   // The holder of create_mu may be waiting on a commit (Replenish), so the
   // commit thread (a caller's callback) must not wait for it: it hands the
   // call to the follow-up pool instead. Any other thread waits at most for
