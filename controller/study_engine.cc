@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "storage/rendezvous.h"
 
 namespace peftsearch::controller {
 
@@ -134,27 +135,6 @@ bool ParseFinalSummary(const std::string& text, TrialCountsView* counts,
 void Log(const std::string& event, const std::string& fields) {
   std::fprintf(stderr, "ts=%" PRId64 " component=controller event=%s %s\n", SystemNowMs(),
                event.c_str(), fields.c_str());
-}
-
-// Calls `start` with a callback and waits for the value it is given: the
-// blocking form of an asynchronous engine call, for threads that may wait
-// (never the store's commit thread, which delivers the value).
-template <typename T, typename Start>
-T Await(Start start) {
-  struct Slot {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<T> value;
-  };
-  auto slot = std::make_shared<Slot>();
-  start([slot](T value) {
-    std::lock_guard<std::mutex> lock(slot->mu);
-    slot->value = std::move(value);
-    slot->cv.notify_one();
-  });
-  std::unique_lock<std::mutex> lock(slot->mu);
-  slot->cv.wait(lock, [&slot] { return slot->value.has_value(); });
-  return std::move(*slot->value);
 }
 
 }  // namespace
@@ -965,7 +945,7 @@ void StudyEngine::LeaseFromAsync(const std::vector<int64_t>& candidates, int64_t
 
 absl::StatusOr<std::optional<Assignment>> StudyEngine::LeaseFrom(
     const std::vector<int64_t>& candidates, int64_t lease_ms, const std::string& worker_id) {
-  return Await<absl::StatusOr<std::optional<Assignment>>>(
+  return storage::Await<absl::StatusOr<std::optional<Assignment>>>(
       [&](AcquireDone done) { LeaseFromAsync(candidates, lease_ms, worker_id, std::move(done)); });
 }
 
@@ -1050,31 +1030,17 @@ void StudyEngine::CancelAcquire(uint64_t handle) {
 absl::StatusOr<std::optional<Assignment>> StudyEngine::AcquireTrial(
     const std::string& worker_id, const std::vector<std::string>& objective_types,
     int64_t wait_ms, const std::function<bool()>& cancelled) {
-  struct Answer {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<absl::StatusOr<std::optional<Assignment>>> value;
-  };
-  auto answer = std::make_shared<Answer>();
-  const uint64_t handle = AcquireTrialAsync(
-      worker_id, objective_types, wait_ms,
-      [answer](absl::StatusOr<std::optional<Assignment>> result) {
-        std::lock_guard<std::mutex> lock(answer->mu);
-        answer->value = std::move(result);
-        answer->cv.notify_all();
-      });
-  std::unique_lock<std::mutex> lock(answer->mu);
-  while (!answer->value.has_value()) {
+  storage::Rendezvous<absl::StatusOr<std::optional<Assignment>>> answer;
+  const uint64_t handle =
+      AcquireTrialAsync(worker_id, objective_types, wait_ms, answer.Callback());
+  while (!answer.WaitFor(std::chrono::milliseconds(0))) {
     if (cancelled && cancelled()) {
-      lock.unlock();
       CancelAcquire(handle);  // answers at once unless a trial is on its way
-      lock.lock();
-      answer->cv.wait(lock, [&] { return answer->value.has_value(); });
       break;
     }
-    answer->cv.wait_for(lock, std::chrono::milliseconds(250));
+    answer.WaitFor(std::chrono::milliseconds(250));
   }
-  return std::move(*answer->value);
+  return answer.Wait();
 }
 
 void StudyEngine::ServeParkedAcquires() {
@@ -1234,7 +1200,7 @@ absl::StatusOr<ProgressAction> StudyEngine::ReportProgress(const std::string& to
 
 absl::StatusOr<TrialState> StudyEngine::CompleteTrial(const std::string& token, double value,
                                                       const std::string& result_json) {
-  return Await<absl::StatusOr<TrialState>>([&](FinishDone done) {
+  return storage::Await<absl::StatusOr<TrialState>>([&](FinishDone done) {
     CompleteTrialAsync(token, value, result_json, std::move(done));
   });
 }

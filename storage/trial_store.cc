@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/rendezvous.h"
 #include "storage/schema.h"
 
 namespace peftsearch::storage {
@@ -323,24 +324,10 @@ absl::Status TrialStore::Write(WriteFn fn, const std::function<void()>& on_queue
     return absl::FailedPreconditionError(
         "a synchronous store write from a write callback would wait on itself");
   }
-  struct Wait {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    absl::Status status;
-  } wait;
-  WriteAsync(std::move(fn), [&wait](absl::Status status) {
-    // Notified under the lock: `wait` lives on the caller's stack and goes
-    // as soon as the caller sees `done`.
-    std::lock_guard<std::mutex> lock(wait.mu);
-    wait.status = std::move(status);
-    wait.done = true;
-    wait.cv.notify_one();
-  });
+  Rendezvous<absl::Status> committed;
+  WriteAsync(std::move(fn), committed.Callback());
   if (on_queued) on_queued();
-  std::unique_lock<std::mutex> lock(wait.mu);
-  wait.cv.wait(lock, [&wait] { return wait.done; });
-  return wait.status;
+  return committed.Wait();
 }
 
 absl::Status TrialStore::Flush() {
